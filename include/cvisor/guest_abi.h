@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest ABI, one for every arch (DESIGN.md "Guest ABI"): PSCI 1.0 function IDs and
+ * results (Arm DEN0022), cvisor's own hypercall IDs, and the x86 hypercall doorbell.
+ * Shared by the VMM, the backends and the test guests: plain C, no cvisor includes,
+ * usable from guest code built freestanding.
+ */
+#ifndef CVISOR_GUEST_ABI_H
+#define CVISOR_GUEST_ABI_H
+
+/* PSCI function IDs (DEN0022 5.1). 0x84... are SMC32, 0xC4... SMC64. */
+#define PSCI_0_2_FN_BASE 0x84000000u
+#define PSCI_0_2_FN64_BASE 0xC4000000u
+#define PSCI_FN_COUNT 0x20u /* IDs base..base+0x1f belong to PSCI */
+#define PSCI_VERSION 0x84000000u
+#define PSCI_CPU_SUSPEND 0x84000001u
+#define PSCI_CPU_SUSPEND_64 0xC4000001u
+#define PSCI_CPU_OFF 0x84000002u
+#define PSCI_CPU_ON 0x84000003u
+#define PSCI_CPU_ON_64 0xC4000003u
+#define PSCI_AFFINITY_INFO 0x84000004u
+#define PSCI_AFFINITY_INFO_64 0xC4000004u
+#define PSCI_MIGRATE_INFO_TYPE 0x84000006u
+#define PSCI_SYSTEM_OFF 0x84000008u
+#define PSCI_SYSTEM_RESET 0x84000009u
+#define PSCI_FEATURES 0x8400000Au
+
+/* SMCCC architecture calls (owner 0): answered NOT_SUPPORTED. */
+#define SMCCC_ARCH_BASE 0x80000000u
+#define SMCCC_ARCH_END 0x8000FFFFu
+
+/* PSCI return codes (DEN0022 5.2.2), as the signed values the guest sees. */
+#define PSCI_RET_SUCCESS 0
+#define PSCI_RET_NOT_SUPPORTED (-1)
+#define PSCI_RET_INVALID_PARAMETERS (-2)
+#define PSCI_RET_DENIED (-3)
+#define PSCI_RET_ALREADY_ON (-4)
+#define PSCI_RET_ON_PENDING (-5)
+#define PSCI_RET_INTERNAL_FAILURE (-6)
+
+/* PSCI_VERSION answer: major 1, minor 0. */
+#define PSCI_VERSION_1_0 0x00010000u
+
+/* AFFINITY_INFO results. */
+#define PSCI_AFFINITY_ON 0
+#define PSCI_AFFINITY_OFF 1
+#define PSCI_AFFINITY_ON_PENDING 2
+
+/* MIGRATE_INFO_TYPE: 2 = no Trusted OS, no migration needed. */
+#define PSCI_MIGRATE_INFO_NO_TOS 2
+
+/*
+ * cvisor's hypercalls: SMCCC fast calls, SMC64, owner 6 (vendor-specific hypervisor
+ * service), so they fall outside the PSCI and SMCCC-architecture ranges and reach the VMM
+ * as HYPERCALL exits. Unknown numbers are answered CV_HC_RET_UNKNOWN.
+ */
+#define CV_HC_BASE 0xC6000000u
+#define CV_HC_BARRIER 0xC6000001u  /* wait until every online vCPU of the VM has called it */
+#define CV_HC_TEST_SUM 0xC6000002u /* returns the sum of the six arguments (tests) */
+#define CV_HC_RET_UNKNOWN (-1)
+
+/*
+ * x86_64 under KVM: vmcall never reaches user space, so the hypercall instruction is
+ * `out %eax, $CV_X86_HC_PORT` (the immediate form, so rdx stays free for an argument).
+ * Function ID in rax, arguments in rdi, rsi, rdx, rcx, r8, r9, result in rax.
+ */
+#define CV_X86_HC_PORT 0xE0u
+
+/* The 16550A console port of x86 guests. */
+#define CV_X86_COM1_PORT 0x3F8u
+
+#endif /* CVISOR_GUEST_ABI_H */
