@@ -66,6 +66,25 @@
  */
 #define CV_X86_HC_PORT 0xE0u
 
+/*
+ * CPU ids in the guest ABI (CPU_ON's target, AFFINITY_INFO, SEND_IPI) are MPIDR affinity
+ * values on every arch: vCPU n is Aff1 = n / 16, Aff0 = n % 16 (DESIGN.md), so vCPUs 0-15
+ * are simply 0-15. Only the affinity fields count: (id & 0xff00ffffff).
+ */
+#define CV_CPU_ID_AFF_MASK 0xff00ffffffull
+static inline unsigned long long cv_vcpu_to_cpu_id(unsigned n)
+{
+	return ((unsigned long long)(n / 16u) << 8) | (n % 16u);
+}
+/* vCPU index of a CPU id, or -1 when it names no vCPU (Aff0 >= 16, Aff2/Aff3 set). */
+static inline long cv_cpu_id_to_vcpu(unsigned long long id)
+{
+	id &= CV_CPU_ID_AFF_MASK;
+	if ((id & 0xff) >= 16 || (id >> 16) != 0)
+		return -1;
+	return (long)((id >> 8) * 16 + (id & 0xff));
+}
+
 /* The 16550A console port of x86 guests. */
 #define CV_X86_COM1_PORT 0x3F8u
 
