@@ -44,7 +44,51 @@ endef
 CORE_SRCS := $(wildcard core/*.c)
 HOST_LINUX_SRCS := $(wildcard host/linux/*.c)
 
+# Components add sources and tests to the variables above and below; the rules that
+# consume those lists are instantiated after every mk file has been read.
+#   PRODUCT_SRCS     hosted product library sources beyond core/ and host/linux/ (backend, devices)
+#   UNIT_EXTRA_SRCS  extra sources linked into every unit test on the fake arch (devices)
+PRODUCT_SRCS :=
+UNIT_EXTRA_SRCS :=
 include $(sort $(wildcard mk/*.mk))
+
+ifeq ($(ARCH),x86_64)
+# Unit tests of core/ on the fake arch, each built three times: plain, ASan+UBSan, TSan.
+FAKE_SRCS := $(wildcard arch/fake/*.c)
+UNIT_TEST_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_LIB_SRCS := $(CORE_SRCS) $(FAKE_SRCS) $(HOST_LINUX_SRCS) $(UNIT_EXTRA_SRCS) $(wildcard tests/unit/support/*.c)
+UNIT_LDLIBS := -lcmocka -lpthread
+UNIT_VARIANTS := fake fake-asan fake-tsan
+$(eval $(call variant,fake,-O1,fake))
+$(eval $(call variant,fake-asan,-O1 $(SAN_ASAN),fake))
+$(eval $(call variant,fake-tsan,-O1 $(SAN_TSAN),fake))
+
+# $(call unit_prog,VARIANT,LDFLAGS): the rule for every test program of that variant.
+define unit_prog
+$(BUILD)/$(1)/tests/unit/%: $(BUILD)/$(1)/tests/unit/%.o $(patsubst %.c,$(BUILD)/$(1)/%.o,$(UNIT_LIB_SRCS))
+	$$(HOSTCC) $(2) -o $$@ $$^ $(UNIT_LDLIBS)
+endef
+$(eval $(call unit_prog,fake,))
+$(eval $(call unit_prog,fake-asan,$(SAN_ASAN)))
+$(eval $(call unit_prog,fake-tsan,$(SAN_TSAN)))
+UNIT_PROGS := $(foreach v,$(UNIT_VARIANTS),$(patsubst %.c,$(BUILD)/$(v)/%,$(UNIT_TEST_SRCS)))
+.SECONDARY: $(foreach v,$(UNIT_VARIANTS),$(patsubst %.c,$(BUILD)/$(v)/%.o,$(UNIT_TEST_SRCS) $(UNIT_LIB_SRCS)))
+CHECK_DEPS += $(UNIT_PROGS)
+CHECK_TESTS := $(UNIT_PROGS) tests/freestanding.sh $(CHECK_TESTS)
+
+.PHONY: unit
+unit: $(UNIT_PROGS)
+	@tests/run -j 2 $(UNIT_PROGS)
+
+# The hosted product library: core/, host/linux/, the KVM backend and the devices,
+# linked by the cvisor command, the KVM tests and the benchmarks.
+$(eval $(call variant,kvm,-O2,x86_64-kvm))
+LIBCVISOR := $(BUILD)/libcvisor.a
+LIBCVISOR_SRCS := $(CORE_SRCS) $(HOST_LINUX_SRCS) $(PRODUCT_SRCS)
+$(LIBCVISOR): $(patsubst %.c,$(BUILD)/kvm/%.o,$(LIBCVISOR_SRCS))
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+endif
 
 all: $(ALL_TARGETS)
 
