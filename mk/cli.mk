@@ -1,0 +1,20 @@
+# The cvisor command and its JSON VM configs (issue #4; DESIGN.md "VM config" and
+# "The cvisor command (hosted)"). Hosted only: the AArch64 build gets its configs as a
+# device tree made on the host from the same JSON files.
+ifeq ($(ARCH),x86_64)
+CLI_CFLAGS := -D_GNU_SOURCE -Itools/cvisor
+$(eval $(call variant,cli,-O2 $(CLI_CFLAGS),x86_64-kvm))
+$(eval $(call variant,cli-asan,-O1 $(CLI_CFLAGS) $(SAN_ASAN),x86_64-kvm))
+
+# The config parser's unit test, plain and under ASan+UBSan (it parses untrusted text).
+CLI_CONFIG_OBJS = $(BUILD)/$(1)/tools/cvisor/config_json.o
+$(BUILD)/cli/tests/cli/test_config: $(BUILD)/cli/tests/cli/test_config.o $(call CLI_CONFIG_OBJS,cli)
+	$(HOSTCC) -o $@ $^ -lcjson -lcmocka
+$(BUILD)/cli-asan/tests/cli/test_config: $(BUILD)/cli-asan/tests/cli/test_config.o $(call CLI_CONFIG_OBJS,cli-asan)
+	$(HOSTCC) $(SAN_ASAN) -o $@ $^ -lcjson -lcmocka
+CLI_UNIT_PROGS := $(BUILD)/cli/tests/cli/test_config $(BUILD)/cli-asan/tests/cli/test_config
+.SECONDARY: $(BUILD)/cli/tests/cli/test_config.o $(BUILD)/cli-asan/tests/cli/test_config.o
+
+CHECK_DEPS += $(CLI_UNIT_PROGS)
+CHECK_TESTS += $(CLI_UNIT_PROGS)
+endif
