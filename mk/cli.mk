@@ -18,3 +18,27 @@ CLI_UNIT_PROGS := $(BUILD)/cli/tests/cli/test_config $(BUILD)/cli-asan/tests/cli
 CHECK_DEPS += $(CLI_UNIT_PROGS)
 CHECK_TESTS += $(CLI_UNIT_PROGS)
 endif
+
+ifeq ($(ARCH),x86_64)
+# The command. Until the VMM (include/cvisor/vmm.h) is in the tree, run_stub.c stands in
+# for the part that starts VMs.
+CVISOR_BIN := $(BUILD)/cvisor
+CVISOR_SRCS := tools/cvisor/main.c tools/cvisor/help.c tools/cvisor/version.c tools/cvisor/run.c \
+	tools/cvisor/config_json.c
+ifneq ($(wildcard include/cvisor/vmm.h),)
+CVISOR_SRCS += tools/cvisor/run_vms.c
+CVISOR_LIBS := $(LIBCVISOR) -lcjson -lpthread
+else
+CVISOR_SRCS += tools/cvisor/run_stub.c
+CVISOR_LIBS := -lcjson
+endif
+CVISOR_OBJS := $(patsubst %.c,$(BUILD)/cli/%.o,$(CVISOR_SRCS))
+$(CVISOR_BIN): $(CVISOR_OBJS) $(filter %.a,$(CVISOR_LIBS))
+	$(HOSTCC) -o $@ $(CVISOR_OBJS) $(CVISOR_LIBS)
+ALL_TARGETS += $(CVISOR_BIN)
+CHECK_DEPS += $(CVISOR_BIN)
+endif
+
+ifeq ($(ARCH),x86_64)
+CHECK_TESTS += tests/cli/test_cli.sh
+endif

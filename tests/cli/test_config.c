@@ -4,6 +4,7 @@
  * struct vm_config exactly; each bad config fails with one line naming the file, the key
  * and the reason.
  */
+#include <glob.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -497,12 +498,29 @@ static void test_check_direct(void **state)
 	assert_string_equal(err, "x: base");
 }
 
+/* Every example config in configs/ parses (make check runs from the top of the tree). */
+static void test_examples(void **state)
+{
+	glob_t g;
+
+	(void)state;
+	assert_int_equal(glob("configs/*.json", 0, NULL, &g), 0);
+	assert_true(g.gl_pathc > 0);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		if (config_load_file(g.gl_pathv[i], &cfg, err, sizeof(err)) < 0)
+			fail_msg("%s", err);
+		print_message("# %s: VM %u '%s', %u vCPUs, %u regions\n", g.gl_pathv[i], cfg.id, cfg.name, cfg.cpu_num,
+			      cfg.nregions);
+	}
+	globfree(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_minimal),	 cmocka_unit_test(test_full),	cmocka_unit_test(test_parse_u64),
-	    cmocka_unit_test(test_bad_configs),	 cmocka_unit_test(test_limits), cmocka_unit_test(test_files),
-	    cmocka_unit_test(test_check_direct),
+	    cmocka_unit_test(test_minimal),	 cmocka_unit_test(test_full),	  cmocka_unit_test(test_parse_u64),
+	    cmocka_unit_test(test_bad_configs),	 cmocka_unit_test(test_limits),	  cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_check_direct), cmocka_unit_test(test_examples),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
