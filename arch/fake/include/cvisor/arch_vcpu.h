@@ -12,7 +12,7 @@
 #include <cvisor/types.h>
 
 #define FAKE_SCRIPT_MAX 64
-#define FAKE_NGPRS 32
+#define FAKE_NGPRS	32
 
 /* The contract operations, for failure injection and the call log. */
 enum fake_op {
@@ -34,16 +34,32 @@ enum fake_op {
 /* One scripted step of arch_vcpu_run: an exit, or an error when err < 0. */
 struct fake_step {
 	int err;
+	bool wait_kick; /* block in run until kicked (a guest spinning in guest mode) */
 	struct vcpu_exit exit;
+};
+
+#define FAKE_MAX_MAPS 16
+
+struct fake_map {
+	gpa_t gpa;
+	void *host;
+	uint64_t size;
+	uint32_t flags;
 };
 
 struct vm_arch {
 	uint32_t vm_id;
 	unsigned nmaps;
 	bool created;
+	struct fake_map maps[FAKE_MAX_MAPS];
 };
 
+struct vcpu_arch;
+/* Called by arch_vcpu_run once the script is used up (instead of returning HALT). */
+typedef int (*fake_run_fn)(struct vcpu_arch *arch, struct vcpu_exit *exit, void *ctx);
+
 struct vcpu_arch {
+	struct vm_arch *vm; /* from the create config */
 	uint32_t vm_id;
 	uint32_t vcpu_id;
 	gpa_t entry;
@@ -55,7 +71,10 @@ struct vcpu_arch {
 	uint64_t return_value;
 	uint64_t injected[4]; /* bitmap of injected vectors 0..255 */
 	unsigned ninjected;
-	unsigned nkicks;
+	unsigned nkicks;       /* atomic (__atomic builtins): kicks from any thread */
+	unsigned kick_pending; /* atomic: a kick not yet consumed by a wait_kick step */
+	fake_run_fn run_fn;
+	void *run_ctx;
 	int fail[FAKE_OP_COUNT]; /* error the next call of each op returns (0: none) */
 	struct fake_step script[FAKE_SCRIPT_MAX];
 	unsigned script_head, script_len;
@@ -67,6 +86,23 @@ bool fake_script_exit(struct vcpu_arch *arch, const struct vcpu_exit *exit);
 
 /* Appends an error to the vCPU's run script. */
 bool fake_script_error(struct vcpu_arch *arch, int err);
+
+/*
+ * Appends a step that blocks in arch_vcpu_run until the vCPU is kicked (a kick made
+ * before the step also counts, as KVM's immediate_exit does), then returns exit. After
+ * 10 s without a kick it returns -CV_ETIMEDOUT, so a lost kick fails a test, not hangs it.
+ */
+bool fake_script_wait_kick(struct vcpu_arch *arch, const struct vcpu_exit *exit);
+
+/* What arch_vcpu_run does once the script is used up (NULL: return HALT). */
+void fake_set_run_fn(struct vcpu_arch *arch, fake_run_fn fn, void *ctx);
+
+/* Makes the next arch_vm_create / arch_vm_map fail with err. */
+void fake_fail_next_vm_create(int err);
+void fake_fail_next_vm_map(int err);
+
+/* Number of kicks the vCPU received (any thread). */
+unsigned fake_kicks(const struct vcpu_arch *arch);
 
 /* Makes the next call of op on this vCPU fail with err (negative). */
 void fake_fail_next(struct vcpu_arch *arch, enum fake_op op, int err);
