@@ -88,4 +88,34 @@ static inline long cv_cpu_id_to_vcpu(unsigned long long id)
 /* The 16550A console port of x86 guests. */
 #define CV_X86_COM1_PORT 0x3F8u
 
+/*
+ * x86_64 guest-physical layout of the hosted KVM backend. A vCPU starts in 64-bit long
+ * mode (Intel SDM Vol. 3A 9.8.5: CR0.PG+PE, CR4.PAE, EFER.LME/LMA, a 64-bit code segment)
+ * with paging through identity page tables, so [0, CV_X86_IDENTITY_MAP_SIZE) reads as
+ * physical memory. The backend writes the GDT, a TSS and those tables into the boot area:
+ * into the VM's RAM when one of its regions covers the whole area, else into pages of its
+ * own mapped there. A guest region that covers only part of the area is refused. The
+ * guest may replace all of it (lgdt, mov cr3) once running.
+ */
+#define CV_X86_BOOT_AREA_GPA 0x8000u   /* page aligned, below 1 MiB */
+#define CV_X86_BOOT_AREA_SIZE 0x8000u  /* 8 pages */
+#define CV_X86_GDT_GPA 0x8000u         /* the GDT: null, code64, data, TSS (16 bytes) */
+#define CV_X86_TSS_GPA 0x8800u         /* a 104-byte 64-bit TSS (SDM 3A 8.7) */
+#define CV_X86_PML4_GPA 0x9000u        /* CR3 */
+#define CV_X86_PDPT_GPA 0xA000u        /* 4 entries, each to one page directory */
+#define CV_X86_PD_GPA 0xB000u          /* 4 page directories of 2 MiB pages: 0xB000-0xEFFF */
+#define CV_X86_IDENTITY_MAP_SIZE 0x100000000ull /* [0, 4 GiB) mapped 1:1, writable, 2 MiB pages */
+#define CV_X86_SEL_CODE64 0x08u        /* CS at entry: 64-bit, DPL 0 */
+#define CV_X86_SEL_DATA 0x10u          /* DS, ES, SS, FS, GS at entry: flat read/write */
+#define CV_X86_SEL_TSS 0x18u           /* TR at entry */
+
+/*
+ * Where flat x86_64 guest images (guests/x86_64/) are linked, loaded and entered. At
+ * first entry: rip = entry, rsi = the VM's boot argument, rflags = 0x2 (interrupts off),
+ * the other general registers 0. A vCPU started by PSCI CPU_ON enters at its entry in
+ * the same long-mode state with its context id in rax; as in PSCI (DEN0022 6.4), its
+ * other general registers are unknown.
+ */
+#define CV_X86_GUEST_LOAD_GPA 0x100000u
+
 #endif /* CVISOR_GUEST_ABI_H */
