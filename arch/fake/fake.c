@@ -325,6 +325,8 @@ int arch_vcpu_set_return_value(struct vcpu_arch *arch, uint64_t val)
 	if (err)
 		return err;
 	arch->return_value = val;
+	if (arch->nreturns < FAKE_SCRIPT_MAX)
+		arch->returns[arch->nreturns++] = val;
 	return 0;
 }
 

@@ -69,6 +69,8 @@ struct vcpu_arch {
 	bool setup_done;
 	uint64_t gprs[FAKE_NGPRS];
 	uint64_t return_value;
+	uint64_t returns[FAKE_SCRIPT_MAX]; /* every set_return_value, in order */
+	unsigned nreturns;
 	uint64_t injected[4]; /* bitmap of injected vectors 0..255 */
 	unsigned ninjected;
 	unsigned nkicks;       /* atomic (__atomic builtins): kicks from any thread */
