@@ -20,12 +20,12 @@ CHECK_TESTS += $(CLI_UNIT_PROGS)
 endif
 
 ifeq ($(ARCH),x86_64)
-# The command. Until the VMM (include/cvisor/vmm.h) is in the tree, run_stub.c stands in
+# The command. Until run_vms.c (over the VMM, include/cvisor/vmm.h) is in the tree, run_stub.c stands in
 # for the part that starts VMs.
 CVISOR_BIN := $(BUILD)/cvisor
 CVISOR_SRCS := tools/cvisor/main.c tools/cvisor/help.c tools/cvisor/version.c tools/cvisor/run.c \
 	tools/cvisor/config_json.c
-ifneq ($(wildcard include/cvisor/vmm.h),)
+ifneq ($(wildcard tools/cvisor/run_vms.c),)
 CVISOR_SRCS += tools/cvisor/run_vms.c
 CVISOR_LIBS := $(LIBCVISOR) -lcjson -lpthread
 else
