@@ -57,4 +57,21 @@ $(KVM_TEST_DIR)/test_kvm: $(KVM_TEST_DIR)/test_kvm.o $(KVM_HARNESS_OBJS) $(KVM_L
 
 CHECK_DEPS += $(KVM_TEST_DIR)/test_kvm
 CHECK_TESTS += $(KVM_TEST_DIR)/test_kvm
+
+# ---- benchmark: `make bench` runs it (a report, not a test) ----
+KVM_BENCH := $(BUILD)/bench/bench_exits
+
+$(BUILD)/bench/%.o: bench/%.c
+	@mkdir -p $(@D)
+	$(HOSTCC) $(KVM_TEST_CFLAGS) -c $< -o $@
+
+$(KVM_BENCH): $(BUILD)/bench/bench_exits.o $(KVM_HARNESS_OBJS) $(KVM_LIB)
+	$(HOSTCC) -o $@ $^ -lpthread
+
+.PHONY: bench-kvm-exits
+bench-kvm-exits: $(KVM_BENCH)
+	$(KVM_BENCH)
+
+BENCH_TARGETS += bench-kvm-exits
+ALL_TARGETS += $(KVM_BENCH)
 endif

@@ -506,6 +506,223 @@ out:
 	kt_case_end("boot area: written into guest RAM that covers it; a partial cover is refused");
 }
 
+/*
+ * The `cvisor run` demo guest on 4 vCPUs, with this test as a minimal VMM: a thread per
+ * vCPU, CPU_ON starting the target's thread (INVALID_PARAMETERS past the last vCPU),
+ * a barrier over the vCPUs that are on, COM1 bytes collected. Checks the output the
+ * demo's comment promises.
+ */
+#define DEMO_VCPUS	4
+#define DEMO_TIMEOUT_NS 10000000000ull
+
+struct demo_vmm {
+	struct kh_vm *h;
+	pthread_mutex_t lock; /* protects everything below */
+	pthread_cond_t cond;
+	bool on[DEMO_VCPUS], done, failed;
+	unsigned online, arrived, generation;
+	char out[1024];
+	size_t out_len;
+};
+
+static void demo_fail(struct demo_vmm *d, const char *what, unsigned id)
+{
+	kt_diag("demo: vCPU %u: %s", id, what);
+	pthread_mutex_lock(&d->lock);
+	d->failed = d->done = true;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static int demo_wait(struct demo_vmm *d, uint64_t deadline)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (hal_now_ns() >= deadline)
+		return -1;
+	ts.tv_nsec += 20 * 1000 * 1000;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+	return 0;
+}
+
+static void demo_barrier(struct demo_vmm *d, unsigned id, uint64_t deadline)
+{
+	unsigned gen;
+
+	pthread_mutex_lock(&d->lock);
+	gen = d->generation;
+	if (++d->arrived == d->online) {
+		d->arrived = 0;
+		d->generation++;
+		pthread_cond_broadcast(&d->cond);
+	}
+	while (d->generation == gen && !d->done)
+		if (demo_wait(d, deadline) < 0) {
+			pthread_mutex_unlock(&d->lock);
+			demo_fail(d, "barrier timed out", id);
+			return;
+		}
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* Runs vCPU id until it is off or the system is down; the vCPU is bound by the caller. */
+static void demo_vcpu_loop(struct demo_vmm *d, unsigned id)
+{
+	struct vcpu *v = d->h->vcpus[id];
+	uint64_t deadline = hal_now_ns() + DEMO_TIMEOUT_NS;
+	struct vcpu_exit e;
+	long t;
+
+	for (;;) {
+		if (kh_run(v, &e) < 0 || hal_now_ns() > deadline)
+			return demo_fail(d, "run failed or timed out", id);
+		switch (e.kind) {
+		case VCPU_EXIT_IO_WRITE:
+			if (e.io_write.port != CV_X86_COM1_PORT)
+				return demo_fail(d, "write to an unexpected port", id);
+			pthread_mutex_lock(&d->lock);
+			if (d->out_len < sizeof(d->out) - 1)
+				d->out[d->out_len++] = (char)e.io_write.data;
+			pthread_mutex_unlock(&d->lock);
+			break;
+		case VCPU_EXIT_CPU_UP:
+			t = cv_cpu_id_to_vcpu(e.cpu_up.target_cpu);
+			pthread_mutex_lock(&d->lock);
+			if (t < 0 || t >= DEMO_VCPUS) {
+				vcpu_set_return_value(v, (uint64_t)(int64_t)PSCI_RET_INVALID_PARAMETERS);
+			} else if (d->on[t]) {
+				vcpu_set_return_value(v, (uint64_t)(int64_t)PSCI_RET_ALREADY_ON);
+			} else {
+				/* Entry and context id before the target's thread may run it. */
+				vcpu_set_entry(d->h->vcpus[t], e.cpu_up.entry_point);
+				vcpu_set_gpr(d->h->vcpus[t], 0, e.cpu_up.arg);
+				d->on[t] = true;
+				d->online++;
+				pthread_cond_broadcast(&d->cond);
+			}
+			pthread_mutex_unlock(&d->lock);
+			break;
+		case VCPU_EXIT_HYPERCALL:
+			if (e.hypercall.nr != CV_HC_BARRIER)
+				return demo_fail(d, "unexpected hypercall", id);
+			demo_barrier(d, id, deadline);
+			vcpu_set_return_value(v, 0);
+			break;
+		case VCPU_EXIT_CPU_DOWN:
+			pthread_mutex_lock(&d->lock);
+			d->online--;
+			pthread_mutex_unlock(&d->lock);
+			return;
+		case VCPU_EXIT_SYSTEM_DOWN:
+			pthread_mutex_lock(&d->lock);
+			if (e.system_down.reason != SYSTEM_DOWN_OFF)
+				d->failed = true;
+			d->done = true;
+			pthread_cond_broadcast(&d->cond);
+			pthread_mutex_unlock(&d->lock);
+			return;
+		default:
+			kt_diag("demo: vCPU %u: exit %s", id, vcpu_exit_name(e.kind));
+			return demo_fail(d, "unexpected exit", id);
+		}
+	}
+}
+
+struct demo_thread {
+	struct demo_vmm *d;
+	unsigned id;
+};
+
+static void *demo_secondary(void *p)
+{
+	struct demo_thread *t = p;
+	struct demo_vmm *d = t->d;
+	uint64_t deadline = hal_now_ns() + DEMO_TIMEOUT_NS;
+
+	pthread_mutex_lock(&d->lock);
+	while (!d->on[t->id] && !d->done)
+		if (demo_wait(d, deadline) < 0)
+			break;
+	if (!d->on[t->id] || d->done) {
+		pthread_mutex_unlock(&d->lock);
+		return NULL;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (vcpu_bind(d->h->vcpus[t->id]) < 0) {
+		demo_fail(d, "bind failed", t->id);
+		return NULL;
+	}
+	demo_vcpu_loop(d, t->id);
+	if (vcpu_state(d->h->vcpus[t->id]) == VCPU_STATE_READY)
+		vcpu_unbind(d->h->vcpus[t->id]);
+	return NULL;
+}
+
+static void test_demo(void)
+{
+	static const char *const middle[] = {"vcpu 1 up\n", "vcpu 2 up\n", "vcpu 3 up\n"};
+	struct demo_thread th[DEMO_VCPUS];
+	pthread_t tid[DEMO_VCPUS];
+	struct demo_vmm d;
+	struct kh_vm h;
+	unsigned i, started = 0;
+	const char *p;
+
+	memset(&d, 0, sizeof(d));
+	pthread_mutex_init(&d.lock, NULL);
+	pthread_cond_init(&d.cond, NULL);
+	KT_REQUIRE_EQ(kh_vm_start(&h, "demo", DEMO_VCPUS, 0), 0);
+	d.h = &h;
+	d.on[0] = true;
+	d.online = 1;
+	for (i = 1; i < DEMO_VCPUS; i++) {
+		th[i] = (struct demo_thread){&d, i};
+		KT_REQUIRE_EQ(pthread_create(&tid[i], NULL, demo_secondary, &th[i]), 0);
+		started = i;
+	}
+	demo_vcpu_loop(&d, 0);
+	pthread_mutex_lock(&d.lock);
+	d.done = true;
+	pthread_cond_broadcast(&d.cond);
+	pthread_mutex_unlock(&d.lock);
+	for (i = 1; i <= started; i++)
+		pthread_join(tid[i], NULL);
+	started = 0;
+	d.out[d.out_len] = 0;
+	for (p = d.out; *p; p = strchr(p, '\n') + 1) {
+		kt_diag("demo| %.*s", (int)strcspn(p, "\n"), p);
+		if (!strchr(p, '\n'))
+			break;
+	}
+	KT_REQUIRE(!d.failed);
+	/* "vcpu 0 up" first, vCPUs 1-3 in any order, the summary last. */
+	KT_REQUIRE(strncmp(d.out, "vcpu 0 up\n", 10) == 0);
+	for (i = 0; i < 3; i++) {
+		p = strstr(d.out, middle[i]);
+		KT_REQUIRE(p != NULL && p < strstr(d.out, "demo:"));
+	}
+	KT_REQUIRE(strlen(d.out) == 4 * 10 + strlen("demo: all 4 vCPUs met\n"));
+	KT_REQUIRE(strcmp(d.out + 40, "demo: all 4 vCPUs met\n") == 0);
+out:
+	if (started) {
+		pthread_mutex_lock(&d.lock);
+		d.done = true;
+		pthread_cond_broadcast(&d.cond);
+		pthread_mutex_unlock(&d.lock);
+		for (i = 1; i <= started; i++)
+			pthread_join(tid[i], NULL);
+	}
+	kh_vm_stop(&h);
+	pthread_cond_destroy(&d.cond);
+	pthread_mutex_destroy(&d.lock);
+	kt_case_end("demo guest: 4 vCPUs via CPU_ON, whole lines, barrier, SYSTEM_OFF");
+}
+
 static const struct {
 	void (*fn)(void);
 	const char *name;
@@ -525,6 +742,7 @@ static const struct {
     {test_internal_error, "internal error"},
     {test_contract_errors, "contract errors"},
     {test_boot_area_in_ram, "boot area in guest RAM"},
+    {test_demo, "demo guest"},
 };
 
 int main(void)
