@@ -51,7 +51,12 @@ static void kick_install(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = kick_handler;
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0; /* no SA_RESTART: KVM_RUN is not restarted anyway, and must not be */
+	/*
+	 * SA_RESTART: KVM_RUN returns a plain -EINTR that is never restarted (api.rst 4.10),
+	 * while the other system calls of a bound vCPU thread (a device writing to stdout)
+	 * must not fail because a kick arrived outside the guest.
+	 */
+	sa.sa_flags = SA_RESTART;
 	if (sigaction(kick_signo, &sa, NULL) < 0) {
 		hal_log(HAL_LOG_ERROR, "kick signal %d: sigaction: %s", kick_signo, strerror(errno));
 		kick_init_err = -CV_EIO;

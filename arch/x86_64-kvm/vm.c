@@ -76,6 +76,7 @@ int arch_vm_create(struct vm_arch *vm, uint32_t vm_id)
 		ret = -CV_ENOTSUP;
 		goto fail;
 	}
+	vm->readonly_mem = check_cap(vm->kvm_fd, KVM_CAP_READONLY_MEM) > 0;
 	n = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (n < (int)sizeof(struct kvm_run)) {
 		hal_log(HAL_LOG_ERROR, "vm %u: KVM_GET_VCPU_MMAP_SIZE: %d", vm_id, n);
@@ -170,6 +171,11 @@ int arch_vm_map(struct vm_arch *vm, gpa_t gpa, void *host, uint64_t size, uint32
 		return -CV_EINVAL;
 	if (!(flags & (CV_MAP_READ | CV_MAP_WRITE | CV_MAP_EXEC)))
 		return -CV_EINVAL;
+	if (!(flags & CV_MAP_WRITE) && !vm->readonly_mem) {
+		hal_log(HAL_LOG_ERROR, "vm %u: read-only mapping at %#llx: KVM lacks KVM_CAP_READONLY_MEM", vm->vm_id,
+			(unsigned long long)gpa.v);
+		return -CV_ENOTSUP;
+	}
 	x86_kvm_vm_lock(vm);
 	/*
 	 * The boot area (guest_abi.h) must lie wholly inside one region or outside all of

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -723,6 +724,95 @@ out:
 	kt_case_end("demo guest: 4 vCPUs via CPU_ON, whole lines, barrier, SYSTEM_OFF");
 }
 
+/* A mapping without CV_MAP_WRITE: loads come from memory, stores exit as MMIO_WRITE. */
+static void test_readonly_mapping(void)
+{
+	const uint64_t b = CV_TEST_MMIO_BASE;
+	struct kh_vm h;
+	struct vcpu *v;
+	uint8_t *page = NULL;
+	int ret;
+
+	KT_REQUIRE_EQ(kh_vm_start(&h, "mmio", 1, 0), 0);
+	v = h.vcpus[0];
+	page = hal_alloc_pages(1);
+	KT_REQUIRE(page != NULL);
+	page[0x100] = 0xfe;
+	*(uint16_t *)(page + 0x110) = 0xfedc;
+	*(uint32_t *)(page + 0x120) = 0x89abcdef;
+	*(uint64_t *)(page + 0x130) = 0x1122334455667788ull;
+	page[0x140] = 0x80;
+	ret = arch_vm_map(&h.vm, gpa(b), page, 4096, CV_MAP_READ);
+	if (ret == -CV_ENOTSUP) {
+		kh_vm_stop(&h);
+		hal_free_pages(page, 1);
+		kt_skip("read-only mapping", "KVM lacks KVM_CAP_READONLY_MEM");
+		return;
+	}
+	KT_REQUIRE_EQ(ret, 0);
+	EXPECT_MMIO_WRITE(v, b + 0x0, 1, 0x12);
+	EXPECT_MMIO_WRITE(v, b + 0x10, 2, 0x3456);
+	EXPECT_MMIO_WRITE(v, b + 0x20, 4, 0x789abcde);
+	EXPECT_MMIO_WRITE(v, b + 0x30, 8, 0x0123456789abcdefull);
+	KH_REPORT_EQ(v, 0xfe);
+	KH_REPORT_EQ(v, 0xfedc);
+	KH_REPORT_EQ(v, 0x89abcdef);
+	KH_REPORT_EQ(v, 0x1122334455667788ull);
+	KH_REPORT_EQ(v, 0xffffffffffffff80ull);
+	EXPECT_DOWN(v, SYSTEM_DOWN_OFF);
+	KT_REQUIRE_EQ(page[0], 0); /* the stores did not reach the memory */
+out:
+	kh_vm_stop(&h);
+	hal_free_pages(page, 1);
+	kt_case_end("read-only mapping: loads from memory without exits, stores exit as MMIO_WRITE");
+}
+
+/* The CPUs the calling thread may run on, as a mask of the first 64. */
+static uint64_t thread_cpu_mask(void)
+{
+	cpu_set_t set;
+	uint64_t mask = 0;
+	unsigned i;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 0;
+	for (i = 0; i < 64; i++)
+		if (CPU_ISSET(i, &set))
+			mask |= 1ull << i;
+	return mask;
+}
+
+/* bind pins the thread to the vCPU's phys_cpu_set; unbind lets it float again. */
+static void test_bind_pins(void)
+{
+	unsigned last = hal_cpu_count() - 1;
+	struct arch_vcpu_create_cfg cfg;
+	struct vcpu *v = NULL;
+	struct kh_vm h;
+	uint64_t before;
+
+	KT_REQUIRE_EQ(kh_vm_start(&h, "hello", 1, 0), 0);
+	cfg.vm = &h.vm;
+	cfg.boot_arg = 0;
+	KT_REQUIRE_EQ(vcpu_create(&v, 1, 1, last, 1ull << last, &cfg), 0);
+	KT_REQUIRE_EQ(vcpu_setup(v, gpa(LOAD), arch_vm_ept_root(&h.vm), NULL), 0);
+	before = thread_cpu_mask();
+	KT_REQUIRE_EQ(vcpu_bind(v), 0);
+	KT_REQUIRE_EQ(thread_cpu_mask(), 1ull << last);
+	EXPECT_IO_WRITE(v, CV_X86_COM1_PORT, 1, 'h');
+	KT_REQUIRE_EQ(hal_cpu_id(), last);
+	KT_REQUIRE_EQ(vcpu_unbind(v), 0);
+	KT_REQUIRE_EQ(thread_cpu_mask(), before);
+out:
+	if (v) {
+		if (vcpu_state(v) == VCPU_STATE_READY)
+			vcpu_unbind(v);
+		vcpu_destroy(v);
+	}
+	kh_vm_stop(&h);
+	kt_case_end("bind pins the vCPU thread to phys_cpu_set, unbind unpins it");
+}
+
 static const struct {
 	void (*fn)(void);
 	const char *name;
@@ -743,6 +833,8 @@ static const struct {
     {test_contract_errors, "contract errors"},
     {test_boot_area_in_ram, "boot area in guest RAM"},
     {test_demo, "demo guest"},
+    {test_readonly_mapping, "read-only mapping"},
+    {test_bind_pins, "bind pins"},
 };
 
 int main(void)

@@ -40,6 +40,7 @@ struct vm_arch {
 	int vm_fd;  /* KVM_CREATE_VM */
 	uint32_t vm_id;
 	size_t run_size;	  /* KVM_GET_VCPU_MMAP_SIZE */
+	bool readonly_mem;	  /* KVM_CAP_READONLY_MEM: mappings without CV_MAP_WRITE work */
 	struct kvm_cpuid2 *cpuid; /* supported CPUID, the base of every vCPU's table */
 	/*
 	 * lock protects slots, nslots and boot_ready: arch_vm_map and the first
