@@ -58,6 +58,16 @@ $(KVM_TEST_DIR)/test_kvm: $(KVM_TEST_DIR)/test_kvm.o $(KVM_HARNESS_OBJS) $(KVM_L
 CHECK_DEPS += $(KVM_TEST_DIR)/test_kvm
 CHECK_TESTS += $(KVM_TEST_DIR)/test_kvm
 
+# The same tests once more with the backend, core and HAL under ASan+UBSan.
+$(eval $(call variant,kvm-asan,-O1 $(SAN_ASAN),x86_64-kvm))
+KVM_ASAN_OBJS := $(patsubst %.c,$(BUILD)/kvm-asan/%.o,$(CORE_SRCS) $(HOST_LINUX_SRCS) $(KVM_SRCS) \
+	tests/kvm/test_kvm.c tests/kvm/harness.c)
+$(BUILD)/kvm-asan/tests/kvm/test_kvm: $(KVM_ASAN_OBJS) $(KVM_TEST_DIR)/guests.o
+	$(HOSTCC) $(SAN_ASAN) -o $@ $^ -lpthread
+.SECONDARY: $(KVM_ASAN_OBJS)
+CHECK_DEPS += $(BUILD)/kvm-asan/tests/kvm/test_kvm
+CHECK_TESTS += $(BUILD)/kvm-asan/tests/kvm/test_kvm
+
 # ---- benchmark: `make bench` runs it (a report, not a test) ----
 KVM_BENCH := $(BUILD)/bench/bench_exits
 

@@ -6,6 +6,7 @@
  * is reported as skipped.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -813,6 +814,39 @@ out:
 	kt_case_end("bind pins the vCPU thread to phys_cpu_set, unbind unpins it");
 }
 
+static unsigned open_fds(void)
+{
+	unsigned n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* VMs built, run to their end and destroyed in a loop leave no file descriptor behind. */
+static void test_no_fd_leak(void)
+{
+	unsigned before, i;
+	struct kh_vm h;
+
+	before = open_fds();
+	for (i = 0; i < 50; i++) {
+		KT_REQUIRE_EQ(kh_vm_start(&h, "off", 2, 100 + i), 0); /* 1 would be a reset */
+		KH_REPORT_EQ(h.vcpus[0], 100 + i);
+		EXPECT_DOWN(h.vcpus[0], SYSTEM_DOWN_OFF);
+		kh_vm_stop(&h);
+	}
+	KT_REQUIRE_EQ(open_fds(), before);
+out:
+	kh_vm_stop(&h);
+	kt_case_end("50 VMs created, run and destroyed leave no file descriptor open");
+}
+
 static const struct {
 	void (*fn)(void);
 	const char *name;
@@ -835,6 +869,7 @@ static const struct {
     {test_demo, "demo guest"},
     {test_readonly_mapping, "read-only mapping"},
     {test_bind_pins, "bind pins"},
+    {test_no_fd_leak, "no fd leak"},
 };
 
 int main(void)
