@@ -26,15 +26,24 @@ CVISOR_BIN := $(BUILD)/cvisor
 CVISOR_SRCS := tools/cvisor/main.c tools/cvisor/help.c tools/cvisor/version.c tools/cvisor/run.c \
 	tools/cvisor/config_json.c
 ifneq ($(wildcard tools/cvisor/run_vms.c),)
+# mk/kvm.mk and the top Makefile are read after this file: name their outputs directly
+# (prerequisites are expanded when the rule is read).
+CVISOR_DEMO_BIN := $(BUILD)/guests/x86_64/demo.bin
 CVISOR_SRCS += tools/cvisor/run_vms.c
-CVISOR_LIBS := $(LIBCVISOR) -lcjson -lpthread
+CVISOR_OBJS := $(patsubst %.c,$(BUILD)/cli/%.o,$(CVISOR_SRCS)) $(BUILD)/cli/tools/cvisor/demo_image.o
+CVISOR_LIBA := $(BUILD)/libcvisor.a
+CVISOR_LIBS := -lcjson -lpthread
+$(BUILD)/cli/tools/cvisor/demo_image.o: tools/cvisor/demo_image.S $(CVISOR_DEMO_BIN)
+	@mkdir -p $(@D)
+	$(HOSTCC) -c -Wa,-I,$(dir $(CVISOR_DEMO_BIN)) $< -o $@
 else
 CVISOR_SRCS += tools/cvisor/run_stub.c
+CVISOR_OBJS := $(patsubst %.c,$(BUILD)/cli/%.o,$(CVISOR_SRCS))
+CVISOR_LIBA :=
 CVISOR_LIBS := -lcjson
 endif
-CVISOR_OBJS := $(patsubst %.c,$(BUILD)/cli/%.o,$(CVISOR_SRCS))
-$(CVISOR_BIN): $(CVISOR_OBJS) $(filter %.a,$(CVISOR_LIBS))
-	$(HOSTCC) -o $@ $(CVISOR_OBJS) $(CVISOR_LIBS)
+$(CVISOR_BIN): $(CVISOR_OBJS) $(CVISOR_LIBA)
+	$(HOSTCC) -o $@ $(CVISOR_OBJS) $(CVISOR_LIBA) $(CVISOR_LIBS)
 ALL_TARGETS += $(CVISOR_BIN)
 CHECK_DEPS += $(CVISOR_BIN)
 endif

@@ -19,10 +19,6 @@
 #include "config_json.h"
 #include "cvisor.h"
 
-/* Until the KVM backend's layout lands in guest_abi.h (it defines the same value). */
-#ifndef CV_X86_GUEST_LOAD_GPA
-#define CV_X86_GUEST_LOAD_GPA 0x100000u
-#endif
 
 #define DEMO_CPUS 4
 #define DEMO_MEM  (64ull << 20)
