@@ -49,5 +49,5 @@ CHECK_DEPS += $(CVISOR_BIN)
 endif
 
 ifeq ($(ARCH),x86_64)
-CHECK_TESTS += tests/cli/test_cli.sh
+CHECK_TESTS += tests/cli/test_cli.sh tests/cli/test_run.sh
 endif

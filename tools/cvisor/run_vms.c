@@ -19,20 +19,13 @@
 
 #include <cvisor/errors.h>
 #include <cvisor/exit.h>
+#include <cvisor/guest_abi.h>
 #include <cvisor/hal.h>
+#include <cvisor/uart8250.h>
 #include <cvisor/vm.h>
 #include <cvisor/vmm.h>
 
 #include "cvisor.h"
-
-/* The console UART (devices/uart8250.c); until it is in the tree the guest's console bytes are dropped. */
-#if __has_include(<cvisor/uart8250.h>)
-#include <cvisor/guest_abi.h>
-#include <cvisor/uart8250.h>
-#define HAVE_UART8250 1
-#else
-#define HAVE_UART8250 0
-#endif
 
 #define NS_PER_S  1000000000ull
 #define NS_PER_MS 1000000ull
@@ -136,7 +129,6 @@ static int start_vm(struct live_vm *l)
 		cvisor_msg("%s: cannot load the guest image: %s", label, cv_strerror(rc));
 		goto fail;
 	}
-#if HAVE_UART8250
 	{
 		const struct uart8250_config ucfg = {.tx = console_tx, .ctx = &l->console};
 
@@ -146,9 +138,6 @@ static int start_vm(struct live_vm *l)
 			goto fail;
 		}
 	}
-#else
-	(void)console_tx;
-#endif
 	rc = vmm_start(&l->vv, l->vm, NULL);
 	if (rc < 0) {
 		cvisor_msg("%s: cannot start the VM: %s", label, cv_strerror(rc));
