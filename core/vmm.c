@@ -290,11 +290,15 @@ static int apply_on_request(struct vmm_vcpu *vc)
 
 /* ---- parking: HALT and CPU_DOWN ---- */
 
+/*
+ * A halted vCPU wakes for an interrupt (SDM Vol. 3A 8.10.2 HLT; ARM ARM D1.16.2 WFI) or
+ * because the VM stops; a suspend keeps it parked, since it would not run anyway.
+ */
 static bool halt_over(void *p)
 {
 	struct vmm_vcpu *vc = p;
 
-	return vm_interrupt_pending(vc->vv->vm, vc->id) || vm_status(vc->vv->vm) != VM_STATUS_RUNNING;
+	return vm_interrupt_pending(vc->vv->vm, vc->id) || vm_stopping(vc->vv->vm);
 }
 
 static int wait_halt(void *p)

@@ -656,6 +656,51 @@ static void test_host_shutdown_running(void **state)
 	vm_destroy(vm);
 }
 
+static bool v0_out_of_guest(void *p)
+{
+	struct vm *vm = p;
+
+	return vcpu_state(vm_vcpu(vm, 0)) == VCPU_STATE_FREE && vcpu_state(vm_vcpu(vm, 1)) == VCPU_STATE_BLOCKED;
+}
+
+static bool v0_in_guest(void *p)
+{
+	struct vm *vm = p;
+
+	return vcpu_state(vm_vcpu(vm, 0)) == VCPU_STATE_RUNNING && vcpu_state(vm_vcpu(vm, 1)) == VCPU_STATE_BLOCKED;
+}
+
+/* Suspend takes the running vCPU out of guest mode and keeps it out; resume goes on. */
+static void test_suspend_resume(void **state)
+{
+	struct vm *vm = new_vm(2);
+	struct vmm_result res;
+	struct vmm_vm *vv;
+
+	(void)state;
+	script(vm, 0, cpu_up(1, 0x2000, 0));
+	assert_true(fake_script_wait_kick(arch_of(vm, 0), &(struct vcpu_exit){.kind = VCPU_EXIT_NOTHING}));
+	script(vm, 0, hc(CV_HC_TEST_SUM));
+	script(vm, 0, down(SYSTEM_DOWN_OFF));
+	script(vm, 1, simple(VCPU_EXIT_HALT));
+	assert_int_equal(vmm_start(&vv, vm, NULL), 0);
+	atomic_store(&cur_vv, vv);
+	assert_true(eventually(v0_in_guest, vm));
+	assert_int_equal(vm_suspend(vm), 0);
+	assert_true(eventually(v0_out_of_guest, vm));
+	sleep_ms(10);
+	assert_int_equal(vm_status(vm), VM_STATUS_SUSPENDED);
+	assert_int_equal(vm_exit_count(vm, 0, VCPU_EXIT_HYPERCALL), 0);
+	assert_int_equal(vmm_vcpu_power(vv, 1), VMM_VCPU_HALTED); /* still parked */
+	assert_int_equal(vm_resume(vm), 0);
+	assert_int_equal(vmm_wait(vv, 5 * SEC, &res), 0);
+	assert_int_equal(res.reason.kind, VM_STOP_POWER_OFF);
+	assert_int_equal(vm_exit_count(vm, 0, VCPU_EXIT_HYPERCALL), 1);
+	assert_int_equal(vmm_destroy(vv, SEC), 0);
+	atomic_store(&cur_vv, NULL);
+	vm_destroy(vm);
+}
+
 /* 200 VMs created, run (CPU_ON, barrier, power-off) and destroyed: ASan sees any leak. */
 static void test_many_vms(void **state)
 {
@@ -695,6 +740,7 @@ int main(void)
 	    cmocka_unit_test(test_stuck_vcpu),
 	    cmocka_unit_test(test_start_errors),
 	    cmocka_unit_test(test_host_shutdown_running),
+	    cmocka_unit_test(test_suspend_resume),
 	    cmocka_unit_test(test_many_vms),
 	};
 
