@@ -21,6 +21,7 @@
 #define HC_WAIT_V1_OFF	   0xC6000100u /* test hook: wait until vCPU 1 is off */
 #define HC_WAIT_V1_BLOCKED 0xC6000101u /* test hook: wait until vCPU 1 is halted and BLOCKED */
 #define HC_HOOKED	   0xC6000102u /* test hook: answers 0x600d */
+#define HC_IRQ_V1	   0xC6000103u /* test hook: interrupt vCPU 1; 1 if it stays off 10 ms */
 
 static struct vm *new_vm(unsigned ncpus)
 {
@@ -127,7 +128,6 @@ static bool test_hypercall_hook(void *ctx, struct vm *vm, uint32_t vcpu_id, uint
 				uint64_t *ret)
 {
 	(void)ctx;
-	(void)vm;
 	(void)vcpu_id;
 	(void)args;
 	switch (nr) {
@@ -139,6 +139,12 @@ static bool test_hypercall_hook(void *ctx, struct vm *vm, uint32_t vcpu_id, uint
 		return true;
 	case HC_HOOKED:
 		*ret = 0x600d;
+		return true;
+	case HC_IRQ_V1:
+		/* CPU_OFF is not HALT: an interrupt must not wake the vCPU (PSCI DEN0022 5.1.3). */
+		*ret = vm_inject_interrupt(vm, 1, 60) == 0;
+		sleep_ms(10);
+		*ret &= vmm_vcpu_power(vv_now(), 1) == VMM_VCPU_OFF && vcpu_state(vm_vcpu(vm, 1)) == VCPU_STATE_BLOCKED;
 		return true;
 	default:
 		return false;
@@ -375,6 +381,7 @@ static void test_cpu_off_then_on(void **state)
 	script(vm, 0, hc(CV_HC_BARRIER));
 	script(vm, 0, hc(HC_WAIT_V1_OFF));
 	script(vm, 0, hc2(PSCI_AFFINITY_INFO, 1, 0));
+	script(vm, 0, hc(HC_IRQ_V1));
 	script(vm, 0, cpu_up(1, 0x4000, 2));
 	script(vm, 0, hc(CV_HC_BARRIER));
 	script(vm, 0, down(SYSTEM_DOWN_OFF));
@@ -387,9 +394,11 @@ static void test_cpu_off_then_on(void **state)
 	a1 = arch_of(vm, 1);
 	assert_int_equal(a0->returns[2], 1); /* vCPU 1 was seen off */
 	assert_int_equal(a0->returns[3], PSCI_AFFINITY_OFF);
-	assert_int_equal(a0->returns[4], psci(PSCI_RET_SUCCESS));
+	assert_int_equal(a0->returns[4], 1); /* the interrupt did not wake it */
+	assert_int_equal(a0->returns[5], psci(PSCI_RET_SUCCESS));
 	assert_int_equal(a1->entry.v, 0x4000);
 	assert_int_equal(a1->gprs[0], 2);
+	assert_true(a1->injected[0] & (1ull << 60)); /* delivered once it was on again */
 	assert_int_equal(vm_exit_count(vm, 1, VCPU_EXIT_CPU_DOWN), 1);
 	vm_destroy(vm);
 }
