@@ -20,30 +20,20 @@ CHECK_TESTS += $(CLI_UNIT_PROGS)
 endif
 
 ifeq ($(ARCH),x86_64)
-# The command. Until run_vms.c (over the VMM, include/cvisor/vmm.h) is in the tree, run_stub.c stands in
-# for the part that starts VMs.
-CVISOR_BIN := $(BUILD)/cvisor
-CVISOR_SRCS := tools/cvisor/main.c tools/cvisor/help.c tools/cvisor/version.c tools/cvisor/run.c \
-	tools/cvisor/config_json.c
-ifneq ($(wildcard tools/cvisor/run_vms.c),)
+# The command: tools/cvisor over the product library, the demo guest embedded.
 # mk/kvm.mk and the top Makefile are read after this file: name their outputs directly
 # (prerequisites are expanded when the rule is read).
+CVISOR_BIN := $(BUILD)/cvisor
+CVISOR_SRCS := tools/cvisor/main.c tools/cvisor/help.c tools/cvisor/version.c tools/cvisor/run.c \
+	tools/cvisor/run_vms.c tools/cvisor/config_json.c
 CVISOR_DEMO_BIN := $(BUILD)/guests/x86_64/demo.bin
-CVISOR_SRCS += tools/cvisor/run_vms.c
 CVISOR_OBJS := $(patsubst %.c,$(BUILD)/cli/%.o,$(CVISOR_SRCS)) $(BUILD)/cli/tools/cvisor/demo_image.o
 CVISOR_LIBA := $(BUILD)/libcvisor.a
-CVISOR_LIBS := -lcjson -lpthread
 $(BUILD)/cli/tools/cvisor/demo_image.o: tools/cvisor/demo_image.S $(CVISOR_DEMO_BIN)
 	@mkdir -p $(@D)
 	$(HOSTCC) -c -Wa,-I,$(dir $(CVISOR_DEMO_BIN)) $< -o $@
-else
-CVISOR_SRCS += tools/cvisor/run_stub.c
-CVISOR_OBJS := $(patsubst %.c,$(BUILD)/cli/%.o,$(CVISOR_SRCS))
-CVISOR_LIBA :=
-CVISOR_LIBS := -lcjson
-endif
 $(CVISOR_BIN): $(CVISOR_OBJS) $(CVISOR_LIBA)
-	$(HOSTCC) -o $@ $(CVISOR_OBJS) $(CVISOR_LIBA) $(CVISOR_LIBS)
+	$(HOSTCC) -o $@ $(CVISOR_OBJS) $(CVISOR_LIBA) -lcjson -lpthread
 ALL_TARGETS += $(CVISOR_BIN)
 CHECK_DEPS += $(CVISOR_BIN)
 endif

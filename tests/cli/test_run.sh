@@ -36,7 +36,7 @@ demo_output_ok() {
 	done
 }
 
-TESTS=(demo demo_cpus stats config two_vms triple unmapped_stop timeout sigint)
+TESTS=(demo demo_cpus stats config two_vms triple unmapped_stop timeout sigint guest_prefix reset)
 if [ ! -x "$CVISOR" ]; then
 	echo "not ok 1 - $CVISOR is not built"
 	exit 1
@@ -141,6 +141,45 @@ else
 	else
 		not_ok "SIGINT stops the VMs, exit 1" "exit $rc" "stderr: $err"
 	fi
+fi
+
+# Hand-assembled flat guests (loaded and entered at 0x100000 in 64-bit mode):
+#   66 ba f8 03       mov dx, 0x3f8         (COM1)
+#   b0 XX ee          mov al, XX; out dx, al (one console byte)
+#   b8 <id> e7 e0     mov eax, <PSCI id>; out 0xe0, eax (the hypercall doorbell)
+#   eb fe             jmp .
+psci() { # the 4 bytes of a PSCI function id, little endian, as printf escapes
+	printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255))
+}
+say() { # console bytes for the string $1
+	local i c
+	printf '\\x66\\xba\\xf8\\x03'
+	for ((i = 0; i < ${#1}; i++)); do
+		c=$(printf '%d' "'${1:i:1}")
+		printf '\\xb0\\x%02x\\xee' "$c"
+	done
+	printf '\\xb0\\x0a\\xee'
+}
+
+# A guest line that looks like cvisor's own gets "[guest] " in front; exit 0 on SYSTEM_OFF.
+printf "$(say "cvisor: I am not cvisor")$(say "plain line")\\xb8$(psci 0x84000008)\\xe7\\xe0\\xeb\\xfe" >"$tmp/fake.bin"
+run_cvisor run --guest "$tmp/fake.bin" --cpus 1
+if [ $rc -eq 0 ] && [ "$out" = "[guest] cvisor: I am not cvisor
+plain line" ]; then
+	ok "a guest line starting 'cvisor: ' is shown as '[guest] cvisor: ...'"
+else
+	not_ok "a guest line starting 'cvisor: ' is shown as '[guest] cvisor: ...'" "exit $rc" "stdout: $out" "stderr: $err"
+fi
+
+# SYSTEM_RESET rebuilds the VM from its config; a guest that only resets is stopped after 16.
+printf "$(say "boot")\\xb8$(psci 0x84000009)\\xe7\\xe0\\xeb\\xfe" >"$tmp/reset.bin"
+run_cvisor run --guest "$tmp/reset.bin" --cpus 1
+boots=$(printf '%s\n' "$out" | grep -cx boot)
+rebuilds=$(printf '%s\n' "$err" | grep -c "the guest reset: rebuilding the VM")
+if [ $rc -eq 1 ] && [ "$boots" -eq 17 ] && [ "$rebuilds" -eq 16 ] && [[ "$err" == *"kept resetting (16 times)"* ]]; then
+	ok "SYSTEM_RESET rebuilds the VM (16 times, then exit 1)"
+else
+	not_ok "SYSTEM_RESET rebuilds the VM (16 times, then exit 1)" "exit $rc, $boots boots, $rebuilds rebuilds" "stderr: $err"
 fi
 
 echo "1..$n"

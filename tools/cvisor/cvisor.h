@@ -74,7 +74,7 @@ size_t cvisor_demo_image(const void **out);
 /*
  * Builds every VM of o, boots them, waits until each has stopped (or the timeout ran out:
  * the VMs are then stopped) and returns the exit status: OK when every VM powered off,
- * FAILED otherwise. Defined in run_vms.c (needs the VMM and KVM).
+ * FAILED otherwise. Defined in run_vms.c (over the VMM and KVM).
  */
 enum cvisor_exit run_vms(struct run_opts *o);
 
