@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The AArch64 EL2 backend's vCPU and VM state (seed 002, arm_vcpu): the trap frame at
+ * offset 0 and host_stack_top right after it (entry.S depends on both; offsets checked
+ * in vcpu.c against asm-offsets.h), the guest's EL1 system registers, its GICv3 virtual
+ * CPU interface state and FP/SIMD registers.
+ */
+#ifndef CVISOR_ARCH_VCPU_H
+#define CVISOR_ARCH_VCPU_H
+
+#include <stdatomic.h>
+
+#include <cvisor/arch.h>
+#include <cvisor/exit.h>
+#include <cvisor/types.h>
+
+/* The seed's TrapFrame: x0-x30, sp_el0, elr, spsr (0x110 bytes). */
+struct a64_trap_frame {
+	uint64_t x[31];
+	uint64_t sp_el0;
+	uint64_t elr;  /* the guest's PC */
+	uint64_t spsr; /* the guest's PSTATE */
+};
+
+/*
+ * The seed's GuestSystemRegisters plus every EL1 register a simple guest (and its own
+ * stage 1) uses, saved on exit and restored before entry.
+ */
+struct a64_guest_sysregs {
+	/* seed list */
+	uint64_t cntvoff_el2, cntkctl_el1, sp_el0_unused, sctlr_el1, hcr_el2, vttbr_el2, vmpidr_el2, vpidr_el2;
+	/* EL1 execution state */
+	uint64_t sp_el1, elr_el1, spsr_el1, vbar_el1, esr_el1, far_el1, afsr0_el1, afsr1_el1, par_el1;
+	/* EL1 stage 1 */
+	uint64_t ttbr0_el1, ttbr1_el1, tcr_el1, mair_el1, amair_el1, contextidr_el1;
+	/* thread pointers, CPACR, cache selection */
+	uint64_t tpidr_el0, tpidrro_el0, tpidr_el1, cpacr_el1, csselr_el1;
+	/* the EL1 timers the guest owns */
+	uint64_t cntv_ctl_el0, cntv_cval_el0, cntp_ctl_el0, cntp_cval_el0;
+};
+
+/* FP/SIMD state: V0-V31, FPSR, FPCR (switched lazily per physical CPU). */
+struct a64_fp_state {
+	uint64_t v[64];
+	uint64_t fpsr, fpcr;
+};
+
+#define A64_MAX_LRS 16
+
+/* The GICv3 virtual CPU interface of the vCPU (IHI 0069 chapter 6). */
+struct a64_vgic {
+	uint64_t lr[A64_MAX_LRS];
+	uint64_t vmcr, ap1r0, ap0r0, hcr;
+};
+
+struct vm_arch {
+	uint32_t vm_id;
+	uint16_t vmid;	      /* VTTBR_EL2.VMID (8-bit VMIDs) */
+	uint64_t *root;	      /* stage-2 root table */
+	unsigned start_level; /* first level of the stage-2 walk (0 or 1) */
+	unsigned ipa_bits;
+	uint64_t vtcr;
+	bool created;
+};
+
+struct vcpu_arch {
+	struct a64_trap_frame ctx; /* offset 0: entry.S saves the guest here */
+	uint64_t host_stack_top;   /* offset 0x110: the host's sp while the guest runs */
+	struct a64_guest_sysregs sys;
+	struct a64_vgic vgic;
+	struct a64_fp_state fp;
+	struct vm_arch *vm;
+	uint32_t vm_id, vcpu_id;
+	uint64_t mpidr; /* what the guest reads in MPIDR_EL1 (VMPIDR_EL2) */
+	uint64_t boot_arg;
+	_Atomic int running_cpu; /* physical CPU index while in guest mode, else -1 */
+	_Atomic uint64_t running_mpidr;
+	_Atomic bool kick_pending;
+	int fp_cpu; /* physical CPU holding this vCPU's FP registers live, or -1 */
+	bool bound;
+};
+
+/* The SGI a kick sends (the host's wake-up SGI, so one interrupt serves both). */
+#define A64_SGI_KICK 0u
+
+/* SYSREG_READ/WRITE exit address: the ESR ISS of an MSR/MRS trap with Rt and direction masked. */
+#define A64_SYSREG(op0, op1, crn, crm, op2)                                                                            \
+	(((uint64_t)(op0) << 20) | ((uint64_t)(op2) << 17) | ((uint64_t)(op1) << 14) | ((uint64_t)(crn) << 10) |       \
+	 ((uint64_t)(crm) << 1))
+
+#endif /* CVISOR_ARCH_VCPU_H */

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal interfaces of the bare-metal AArch64 host (QEMU virt, EL2): per-CPU data,
+ * spinlocks, the console, the GICv3 host driver, the scheduler and PSCI calls to the
+ * firmware. Nothing outside host/aarch64-virt includes this header.
+ */
+#ifndef CVISOR_A64_PLATFORM_H
+#define CVISOR_A64_PLATFORM_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+
+#include <cvisor/hal.h>
+#include <cvisor/types.h>
+
+#define PLAT_MAX_CPUS	     8
+#define PLAT_PAGE_SIZE	     4096ull
+#define PLAT_BOOT_STACK_SIZE (16u * 1024u) /* per-CPU boot / idle stack (start.S knows it too) */
+
+/* SGIs the host uses: a scheduler wake-up, also used by the backend's kick (arch_vcpu.h). */
+#define PLAT_SGI_WAKE 0u
+/* The EL2 physical timer PPI (CNTHP), armed only while a CPU idles with a timed sleeper. */
+#define PLAT_PPI_HYP_TIMER 26u
+
+#define read_sysreg(r)                                                                                                 \
+	({                                                                                                             \
+		uint64_t __v;                                                                                          \
+		__asm__ volatile("mrs %0, " #r : "=r"(__v));                                                           \
+		__v;                                                                                                   \
+	})
+#define write_sysreg(v, r)                                                                                             \
+	do {                                                                                                           \
+		uint64_t __v = (uint64_t)(v);                                                                          \
+		__asm__ volatile("msr " #r ", %0" : : "r"(__v));                                                       \
+	} while (0)
+#define isb()	 __asm__ volatile("isb" ::: "memory")
+#define dsb(opt) __asm__ volatile("dsb " #opt ::: "memory")
+
+/* ---- spinlocks (IRQs are always masked at EL2, so no IRQ-safe variant is needed) ---- */
+typedef struct {
+	atomic_flag f;
+} spinlock_t;
+#define SPINLOCK_INIT                                                                                                  \
+	{                                                                                                              \
+		ATOMIC_FLAG_INIT                                                                                       \
+	}
+static inline void spin_lock(spinlock_t *l)
+{
+	while (atomic_flag_test_and_set_explicit(&l->f, memory_order_acquire))
+		__asm__ volatile("yield");
+}
+static inline bool spin_trylock(spinlock_t *l)
+{
+	return !atomic_flag_test_and_set_explicit(&l->f, memory_order_acquire);
+}
+static inline void spin_unlock(spinlock_t *l)
+{
+	atomic_flag_clear_explicit(&l->f, memory_order_release);
+}
+
+/* ---- tasks (sched.c) ---- */
+
+/* Callee-saved registers of a suspended task; start.S's plat_switch knows this layout. */
+struct task_ctx {
+	uint64_t x19_x28[10];
+	uint64_t fp, lr, sp;
+};
+
+enum task_state {
+	TASK_RUNNABLE,	/* on a run queue or running */
+	TASK_BLOCKED,	/* in hal_wait_until */
+	TASK_MIGRATING, /* switching away to run on task->cpu, which changed */
+	TASK_DEAD,	/* returned; freed by hal_task_join */
+};
+
+struct hal_task {
+	struct task_ctx ctx; /* first: plat_switch takes and returns task pointers */
+	char name[24];
+	void (*fn)(void *);
+	void *arg;
+	void *stack;
+	size_t stack_pages;
+	unsigned cpu;	   /* the pCPU it is pinned to */
+	uint64_t cpu_mask; /* allowed pCPUs (0: any) */
+	enum task_state state;
+	bool queued;	     /* on its CPU's run queue */
+	bool idle;	     /* the CPU's boot context */
+	uint64_t deadline;   /* counter ticks; 0: none (timed hal_wait_until) */
+	_Atomic bool exited; /* switched away for the last time: join may free it */
+	struct hal_task *rq_next;
+	struct hal_task *wq_next;
+	struct hal_task *all_next; /* every task of the CPU, for deadlines */
+	struct hal_waitq *join_wq;
+};
+
+/* Per physical CPU data, reached through TPIDR_EL2. */
+struct percpu {
+	unsigned id;
+	uint64_t mpidr;
+	struct vcpu *current_vcpu; /* the HAL's current-vCPU slot */
+	struct hal_task *current;
+	struct hal_task idle;
+	spinlock_t rq_lock; /* protects rq_head/rq_tail, all_tasks and every task's state/queued */
+	struct hal_task *rq_head, *rq_tail, *all_tasks;
+	_Atomic bool online;
+};
+
+extern struct percpu plat_percpu[PLAT_MAX_CPUS];
+extern unsigned plat_ncpus;
+
+static inline struct percpu *this_cpu(void)
+{
+	return (struct percpu *)read_sysreg(tpidr_el2);
+}
+
+/* Saves the callee-saved registers in prev, loads next's; returns the task switched from. */
+struct hal_task *plat_switch(struct hal_task *prev, struct hal_task *next);
+/* First code of a new task (start.S): calls sched_task_start(prev). */
+void plat_task_trampoline(void);
+void sched_task_start(struct hal_task *prev);
+void sched_init_cpu(struct percpu *pc);
+/* The idle loop of a CPU: runs tasks, sleeps in WFI when there are none. */
+_Noreturn void sched_idle_loop(void);
+
+/* ---- GICv3 host driver (gic.c) ---- */
+void gic_init_distributor(void);
+void gic_init_cpu(void);
+void gic_send_sgi(uint64_t mpidr, unsigned sgi);
+/* Acknowledges and ends every pending interrupt of this CPU (the idle loop polls). */
+void gic_drain(void);
+
+/* ---- console (console.c) ---- */
+void console_init(uint64_t uart_base);
+/* Writes len bytes as whole lines under the console lock. */
+void console_write(const char *s, size_t len);
+void plat_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int plat_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int plat_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Prints "cvisor: exit N" and powers the machine off through PSCI. */
+_Noreturn void plat_exit(int code);
+
+/* ---- memory (mm.c) ---- */
+void mm_init(uint64_t ram_base, uint64_t ram_size, uint64_t free_start);
+void mm_build_el2_tables(uint64_t ram_base, uint64_t ram_size);
+/* Enables the EL2 MMU on the calling CPU with the shared tables (start.S). */
+void plat_mmu_on(uint64_t ttbr, uint64_t tcr, uint64_t mair);
+extern uint64_t plat_el2_ttbr, plat_el2_tcr, plat_el2_mair;
+
+/* ---- device tree (fdt.c) ---- */
+struct plat_info {
+	uint64_t ram_base, ram_size;
+	uint64_t uart_base;
+	uint64_t gicd_base, gicr_base;
+	unsigned ncpus;
+	uint64_t cpu_mpidr[PLAT_MAX_CPUS];
+};
+/* Fills *info from the DTB at dtb; false (info untouched) when it is not a valid DTB. */
+bool fdt_parse(const void *dtb, struct plat_info *info);
+extern struct plat_info plat_info;
+
+/* ---- firmware (start.S) ---- */
+uint64_t plat_smc(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3);
+void plat_secondary_entry(void);
+
+/* ---- the VMM (vmm_min.c) ---- */
+int plat_run_vms(void);
+
+/* ---- lib.c ---- */
+void *memcpy(void *d, const void *s, size_t n);
+void *memset(void *d, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+
+#endif /* CVISOR_A64_PLATFORM_H */
