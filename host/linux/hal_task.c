@@ -24,17 +24,30 @@ struct hal_task {
 	char name[16]; /* pthread names are at most 15 characters */
 };
 
+/* The CPUs of cpu_mask this machine has; false when none (the task then floats). */
+static bool mask_to_set(uint64_t cpu_mask, cpu_set_t *set)
+{
+	unsigned cpu, ncpus = hal_cpu_count();
+	bool any = false;
+
+	CPU_ZERO(set);
+	for (cpu = 0; cpu < 64 && cpu < ncpus; cpu++) {
+		if (cpu_mask & (1ull << cpu)) {
+			CPU_SET(cpu, set);
+			any = true;
+		}
+	}
+	return any;
+}
+
 static int set_affinity(pthread_t thread, uint64_t cpu_mask)
 {
 	cpu_set_t set;
-	unsigned cpu;
 
 	if (cpu_mask == 0)
 		return 0;
-	CPU_ZERO(&set);
-	for (cpu = 0; cpu < 64; cpu++)
-		if (cpu_mask & (1ull << cpu))
-			CPU_SET(cpu, &set);
+	if (!mask_to_set(cpu_mask, &set))
+		return -CV_EINVAL;
 	return pthread_setaffinity_np(thread, sizeof(set), &set) == 0 ? 0 : -CV_EINVAL;
 }
 
@@ -52,6 +65,7 @@ int hal_task_spawn(struct hal_task **out, const char *name, size_t stack_size, u
 {
 	struct hal_task *t;
 	pthread_attr_t attr;
+	cpu_set_t set;
 	int ret;
 
 	t = calloc(1, sizeof(*t));
@@ -63,16 +77,22 @@ int hal_task_spawn(struct hal_task **out, const char *name, size_t stack_size, u
 	strncpy(t->name, name ? name : "cvisor", sizeof(t->name) - 1);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, stack_size ? stack_size : DEFAULT_STACK);
+	/*
+	 * The mask is part of the attributes so the task never runs outside it, not even
+	 * for its first instructions. A mask naming only CPUs this machine lacks is not
+	 * fatal: the task floats, and says so.
+	 */
+	if (cpu_mask && mask_to_set(cpu_mask, &set))
+		pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	else if (cpu_mask)
+		hal_log(HAL_LOG_WARN, "task %s: CPU mask %#llx not usable here, not pinned", t->name,
+			(unsigned long long)cpu_mask);
 	ret = pthread_create(&t->thread, &attr, task_main, t);
 	pthread_attr_destroy(&attr);
 	if (ret != 0) {
 		free(t);
 		return -CV_ENOMEM;
 	}
-	/* A mask naming CPUs this machine lacks is not fatal: the task floats instead. */
-	if (set_affinity(t->thread, cpu_mask) < 0)
-		hal_log(HAL_LOG_WARN, "task %s: CPU mask %#llx not usable here, not pinned", t->name,
-			(unsigned long long)cpu_mask);
 	*out = t;
 	return 0;
 }
