@@ -36,6 +36,8 @@
 /* Page-table entry bits (SDM Vol. 3A 4.5). */
 #define PTE_P  (1ull << 0)
 #define PTE_RW (1ull << 1)
+#define PTE_A  (1ull << 5)
+#define PTE_D  (1ull << 6) /* in a PDE that maps a page */
 #define PTE_PS (1ull << 7) /* in a PDE: a 2 MiB page */
 
 #define TSS_LIMIT 0x67u /* a 64-bit TSS is 104 bytes (SDM Vol. 3A 8.7) */
@@ -76,11 +78,16 @@ static void write_boot_area(uint8_t *area)
 	/* The TSS stays zero: no stack switch, no I/O bitmap (its base lies past the limit). */
 	area[CV_X86_TSS_GPA - CV_X86_BOOT_AREA_GPA + 0x66] = TSS_LIMIT + 1;
 
-	pml4[0] = CV_X86_PDPT_GPA | PTE_P | PTE_RW;
+	/*
+	 * Accessed and Dirty are set from the start (software may, SDM Vol. 3A 4.8): the CPU
+	 * never writes to these tables then, and a shadow MMU (PVM) has no A/D updates to
+	 * emulate.
+	 */
+	pml4[0] = CV_X86_PDPT_GPA | PTE_P | PTE_RW | PTE_A;
 	for (i = 0; i < 4; i++)
-		pdpt[i] = (CV_X86_PD_GPA + i * PAGE_SIZE) | PTE_P | PTE_RW;
+		pdpt[i] = (CV_X86_PD_GPA + i * PAGE_SIZE) | PTE_P | PTE_RW | PTE_A;
 	for (i = 0; i < 4 * 512; i++)
-		pd[i] = ((uint64_t)i << 21) | PTE_P | PTE_RW | PTE_PS;
+		pd[i] = ((uint64_t)i << 21) | PTE_P | PTE_RW | PTE_A | PTE_D | PTE_PS;
 }
 
 int x86_kvm_boot_area_prepare(struct vm_arch *vm)

@@ -882,7 +882,11 @@ int main(void)
 			kt_skip(cases[i].name, "no /dev/kvm");
 		return 0;
 	}
-	for (i = 0; i < CV_ARRAY_SIZE(cases); i++)
+	for (i = 0; i < CV_ARRAY_SIZE(cases); i++) {
+		uint64_t t0 = hal_now_ns();
+
 		cases[i].fn();
+		kt_diag("%s: %llu ms", cases[i].name, (unsigned long long)(hal_now_ns() - t0) / 1000000);
+	}
 	return kt_failures() ? 1 : 0;
 }
