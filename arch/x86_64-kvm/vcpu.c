@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
@@ -127,12 +128,22 @@ static void kick_unlock(struct vcpu_arch *arch)
 	atomic_flag_clear_explicit(&arch->kick_lock, memory_order_release);
 }
 
-/* Every CPU the host has: what an unpinned thread may use. */
-static uint64_t all_cpus_mask(void)
+/*
+ * The CPUs the calling thread may use now (the first 64, as the HAL's masks), so that
+ * unbind gives back exactly what bind took away (a VMM task may have its own mask).
+ */
+static uint64_t thread_cpu_mask(void)
 {
-	unsigned n = hal_cpu_count();
+	cpu_set_t set;
+	uint64_t mask = 0;
+	unsigned cpu;
 
-	return n >= 64 ? ~0ull : (1ull << n) - 1;
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 0;
+	for (cpu = 0; cpu < 64; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			mask |= 1ull << cpu;
+	return mask;
 }
 
 int arch_vcpu_bind(struct vcpu_arch *arch)
@@ -145,6 +156,7 @@ int arch_vcpu_bind(struct vcpu_arch *arch)
 		return -CV_EBADSTATE;
 	/* A mask naming no CPU of this host is not fatal: the vCPU floats (as hal_task_spawn). */
 	if (mask) {
+		arch->saved_cpu_mask = thread_cpu_mask();
 		if (hal_task_pin_self(mask) < 0)
 			hal_log(HAL_LOG_WARN, "vm %u vcpu %u: CPU set %#llx not usable here, not pinned", arch->vm_id,
 				arch->vcpu_id, (unsigned long long)mask);
@@ -169,7 +181,7 @@ int arch_vcpu_unbind(struct vcpu_arch *arch)
 	kick_unlock(arch);
 	if (arch->pinned) {
 		arch->pinned = false;
-		if (hal_task_pin_self(all_cpus_mask()) < 0)
+		if (arch->saved_cpu_mask && hal_task_pin_self(arch->saved_cpu_mask) < 0)
 			hal_log(HAL_LOG_WARN, "vm %u vcpu %u: could not unpin the thread", arch->vm_id, arch->vcpu_id);
 	}
 	return 0;

@@ -790,13 +790,17 @@ static void test_bind_pins(void)
 	struct arch_vcpu_create_cfg cfg;
 	struct vcpu *v = NULL;
 	struct kh_vm h;
-	uint64_t before;
+	uint64_t before, orig = 0;
 
 	KT_REQUIRE_EQ(kh_vm_start(&h, "hello", 1, 0), 0);
 	cfg.vm = &h.vm;
 	cfg.boot_arg = 0;
 	KT_REQUIRE_EQ(vcpu_create(&v, 1, 1, last, 1ull << last, &cfg), 0);
 	KT_REQUIRE_EQ(vcpu_setup(v, gpa(LOAD), arch_vm_ept_root(&h.vm), NULL), 0);
+	/* The thread has a mask of its own (CPU 0 when there are two or more): unbind restores it. */
+	orig = thread_cpu_mask();
+	if (last > 0)
+		KT_REQUIRE_EQ(hal_task_pin_self(1), 0);
 	before = thread_cpu_mask();
 	KT_REQUIRE_EQ(vcpu_bind(v), 0);
 	KT_REQUIRE_EQ(thread_cpu_mask(), 1ull << last);
@@ -805,13 +809,15 @@ static void test_bind_pins(void)
 	KT_REQUIRE_EQ(vcpu_unbind(v), 0);
 	KT_REQUIRE_EQ(thread_cpu_mask(), before);
 out:
+	if (orig)
+		hal_task_pin_self(orig);
 	if (v) {
 		if (vcpu_state(v) == VCPU_STATE_READY)
 			vcpu_unbind(v);
 		vcpu_destroy(v);
 	}
 	kh_vm_stop(&h);
-	kt_case_end("bind pins the vCPU thread to phys_cpu_set, unbind unpins it");
+	kt_case_end("bind pins the vCPU thread to phys_cpu_set, unbind restores its own CPU mask");
 }
 
 static unsigned open_fds(void)

@@ -80,8 +80,9 @@ struct vcpu_arch {
 	 */
 	atomic_flag kick_lock;
 	bool thread_valid;
-	uintptr_t thread; /* pthread_t of the bound thread */
-	bool pinned;	  /* bind restricted the thread's CPUs; unbind widens them again */
+	uintptr_t thread;	 /* pthread_t of the bound thread */
+	bool pinned;		 /* bind restricted the thread's CPUs; unbind restores them */
+	uint64_t saved_cpu_mask; /* the thread's CPUs before bind (0: unknown) */
 };
 
 #endif /* CVISOR_ARCH_VCPU_H */
