@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The Linux-guest baseline with no hypervisor (issue #7): Debian's own arm64 kernel and the
+# project's initramfs booted straight under QEMU at EL1. Proves what the hypervisor's
+# Linux tests build on: the kernel fetch, the initramfs (/init, busybox init, poweroff,
+# console input), and the measurements the test guest prints (CPU count, online mask,
+# sleep timing against the guest's uptime, per-CPU pinned work). Two QEMU runs at once.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. tests/linux/lib.sh
+tmp=$(mktemp -d /tmp/cvisor-direct-boot.XXXXXX)
+trap 'exec 3>&- 2>/dev/null; kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+# Writing to the console fifo of a QEMU that has ended must fail, not kill the test.
+trap '' PIPE
+echo "1..12"
+
+if ! guest_missing; then
+	echo "# SKIPPED: $why"
+	for t in $(seq 1 12); do skip "direct boot check $t" "$why"; done
+	exit 0
+fi
+
+QEMU=(qemu-system-aarch64 -M virt,gic-version=3 -cpu max,pauth-impdef=on -m 256M -nographic -no-reboot
+	-kernel "$ARM64_KERNEL" -initrd "$LINUX_INITRD")
+LIMIT=45 # seconds per run: a run takes ~5-10 s on 2 cores with two at once
+
+# Run 1 (background): the default /init on 2 CPUs, driven through the console: a typed
+# command reaches the shell and `poweroff` (busybox init as PID 1) ends QEMU with 0.
+mkfifo "$tmp/in1"
+(
+	timeout "$LIMIT" "${QEMU[@]}" -smp 2 -append "console=ttyAMA0 panic=-1 quiet" <"$tmp/in1" 2>&1 |
+		timestamp_lines >"$tmp/run1.log"
+	echo "${PIPESTATUS[0]}" >"$tmp/run1.rc"
+) &
+run1=$!
+exec 3>"$tmp/in1"
+
+# Run 2 (foreground): cvisor.test=smp, which powers off by itself.
+smp=2
+start2=$EPOCHREALTIME
+timeout "$LIMIT" "${QEMU[@]}" -smp $smp -append "console=ttyAMA0 panic=-1 quiet cvisor.test=smp" </dev/null 2>&1 |
+	timestamp_lines >"$tmp/run2.log"
+rc2=${PIPESTATUS[0]}
+
+# Back to run 1.
+typed=no
+if wait_for "$tmp/run1.log" "cvisor-init: shell ready" "$LIMIT"; then
+	printf 'echo typed-$((6 * 7))\n' >&3
+	wait_for "$tmp/run1.log" "typed-42" 10 && typed=yes
+	printf 'poweroff\n' >&3
+fi
+wait "$run1"
+exec 3>&-
+rc1=$(cat "$tmp/run1.rc" 2>/dev/null || echo none)
+
+log=$tmp/run1.log
+check "default init: marker" grep -q "cvisor-init: start" "$log"
+check "default init: busybox init started a shell" grep -q "cvisor-guest:" "$log"
+[ $typed = yes ] && ok "default init: typed input reaches the shell" || not_ok "default init: typed input reaches the shell"
+if [ "$rc1" = 0 ] && grep -q "reboot: Power down" "$log"; then ok "default init: poweroff ends QEMU with 0"; else
+	not_ok "default init: poweroff ends QEMU with 0" "QEMU status $rc1"; fi
+[ $failed -eq 0 ] || sed 's/^/# run1: /' "$log" | tail -n 30
+
+log=$tmp/run2.log
+f0=$failed
+check "smp: marker" grep -q "cvisor-init: start" "$log"
+got=$(line_of "$log" "cvisor-test: cpus ")
+[ "$got" = "$smp" ] && ok "smp: guest sees $smp CPUs" || not_ok "smp: guest sees $smp CPUs" "got '$got'"
+got=$(line_of "$log" "cvisor-test: online ")
+[ "$got" = "0-$((smp - 1))" ] && ok "smp: online 0-$((smp - 1))" || not_ok "smp: online 0-$((smp - 1))" "got '$got'"
+
+# sleep 2: 1.8-4 s apart on the host clock; the guest's uptime agrees within 0.5 s.
+t0=$(time_of "$log" "cvisor-test: sleep-start") t1=$(time_of "$log" "cvisor-test: sleep-end")
+u0=$(line_of "$log" "cvisor-test: sleep-start uptime=") u1=$(line_of "$log" "cvisor-test: sleep-end uptime=")
+if [ -n "$t0" ] && [ -n "$t1" ] && [ -n "$u0" ] && [ -n "$u1" ]; then
+	host=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+	guest=$(awk -v a="$u0" -v b="$u1" 'BEGIN { printf "%.2f", b - a }')
+	awk -v h="$host" 'BEGIN { exit !(h >= 1.8 && h <= 4) }' && ok "smp: sleep 2 took $host s on the host" ||
+		not_ok "smp: sleep 2 took $host s on the host (want 1.8-4)"
+	awk -v h="$host" -v g="$guest" 'BEGIN { d = h - g; if (d < 0) d = -d; exit !(d <= 0.5) }' &&
+		ok "smp: guest uptime agrees ($guest s)" || not_ok "smp: guest uptime agrees" "host $host s, guest $guest s"
+else
+	not_ok "smp: sleep 2 timed" "markers missing"
+	not_ok "smp: guest uptime agrees" "markers missing"
+fi
+
+want=$(seq 1 50000 | md5sum | cut -d ' ' -f 1)
+bad=
+for ((i = 0; i < smp; i++)); do
+	got=$(line_of "$log" "cvisor-test: work cpu=$i ")
+	[ "$got" = "sum=$want ran-on=$i" ] || bad="$bad cpu$i:'$got'"
+done
+[ -z "$bad" ] && ok "smp: pinned work on each CPU, checksums right" || not_ok "smp: pinned work" "$bad"
+check "smp: test finished" grep -q "cvisor-test: done" "$log"
+if [ "$rc2" = 0 ] && grep -q "reboot: Power down" "$log"; then ok "smp: poweroff -f ends QEMU with 0"; else
+	not_ok "smp: poweroff -f ends QEMU with 0" "QEMU status $rc2"; fi
+[ $failed -eq $f0 ] || sed 's/^/# run2: /' "$log" | tail -n 30
+
+# For the record: QEMU start to the /init marker, with another QEMU running beside it.
+echo "# smp run: QEMU start to marker $(awk -v a="$start2" -v b="$(time_of "$log" "cvisor-init: start")" \
+	'BEGIN { printf "%.1f", b - a }') s"
+[ $n -eq 12 ] || not_ok "planned 12 results, printed $n"
+exit $failed
