@@ -82,11 +82,15 @@ else
 	not_ok "--config configs/demo.json" "exit $rc" "stdout: $out" "stderr: $err"
 fi
 
-# Two VMs in one process: both consoles, lines prefixed by the VM's name.
-sed -e 's/"id": 1/"id": 2/' -e 's/"demo"/"second"/' -e 's/"cpu_num": 4/"cpu_num": 2/' configs/demo.json >"$tmp/second.json"
-run_cvisor run --config configs/demo.json --config "$tmp/second.json"
-if [ $rc -eq 0 ] && printf '%s\n' "$out" | grep -qx '\[demo\] demo: all 4 vCPUs met' &&
-	printf '%s\n' "$out" | grep -qx '\[second\] demo: all 2 vCPUs met'; then
+# Two VMs in one process (the two example configs): both consoles, lines prefixed by the
+# VM's name, each VM's lines in its own order.
+run_cvisor run --config configs/demo.json --config configs/demo-pinned.json
+demo_lines=$(printf '%s\n' "$out" | grep -c '^\[demo\] ')
+pinned_lines=$(printf '%s\n' "$out" | grep -c '^\[pinned\] ')
+if [ $rc -eq 0 ] && [ "$demo_lines" -eq 5 ] && [ "$pinned_lines" -eq 3 ] &&
+	printf '%s\n' "$out" | grep -qx '\[demo\] demo: all 4 vCPUs met' &&
+	printf '%s\n' "$out" | grep -qx '\[pinned\] demo: all 2 vCPUs met' &&
+	[ "$(printf '%s\n' "$out" | grep '^\[demo\] ' | tail -n 1)" = "[demo] demo: all 4 vCPUs met" ]; then
 	ok "two --config VMs in one process"
 else
 	not_ok "two --config VMs in one process" "exit $rc" "stdout: $out" "stderr: $err"
