@@ -96,6 +96,8 @@ bad_config "missing kernel file" '{"base": {"id": 1, "name": "a", "cpu_num": 1},
 	"kernel.kernel_path: cannot open $tmp/nope.bin"
 bad_config "identical map_type when hosted" '{"base": {"id": 1, "name": "a", "cpu_num": 1}, "kernel": {"memory_regions": [[0, "64M", 7, 1]]}}' \
 	"kernel.memory_regions[0]: map_type identical (1) is not possible when hosted"
+bad_config "part of the x86 boot area" '{"base": {"id": 1, "name": "a", "cpu_num": 1}, "kernel": {"memory_regions": [["0xc000", "16M"]]}}' \
+	"kernel.memory_regions[0]: holds part of the x86 boot area [0x8000, 0x10000)"
 bad_config "phys_cpu_ids beyond the host" '{"base": {"id": 1, "name": "a", "cpu_num": 1, "phys_cpu_ids": [4096]}, "kernel": {"memory_regions": ['"$R"']}}' \
 	"base.phys_cpu_ids[0]: host CPU 4096 does not exist"
 bad_config "dtb on x86" '{"base": {"id": 1, "name": "a", "cpu_num": 1}, "kernel": {"dtb_path": "bad.json", "memory_regions": ['"$R"']}}' \

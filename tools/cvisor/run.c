@@ -19,7 +19,6 @@
 #include "config_json.h"
 #include "cvisor.h"
 
-
 #define DEMO_CPUS 4
 #define DEMO_MEM  (64ull << 20)
 #define MEM_MAX	  (64ull << 30) /* a sanity bound for --mem, not a KVM limit */
@@ -109,8 +108,8 @@ static bool fits_in_ram(const struct vm_config *cfg, uint64_t addr, uint64_t len
 
 /*
  * What this host cannot do with a valid config: identity-mapped regions (there is no
- * host-physical memory to map under KVM), pCPUs this machine lacks, device trees and
- * command lines (flat x86_64 guests have neither).
+ * host-physical memory to map under KVM), a region holding part of the boot area, pCPUs
+ * this machine lacks, device trees and command lines (flat x86_64 guests have neither).
  */
 static int check_hosted(const struct run_vm *v)
 {
@@ -127,6 +126,22 @@ static int check_hosted(const struct run_vm *v)
 				   "use 0 (alloc)",
 				   v->source, i);
 			return -CV_ENOTSUP;
+		}
+	}
+	/*
+	 * The KVM backend puts the boot GDT, TSS and page tables at CV_X86_BOOT_AREA_GPA: in a
+	 * region that holds the whole area, or in pages of its own when no region touches it.
+	 * A region holding part of it is refused (guest_abi.h); say so here, by key.
+	 */
+	for (unsigned i = 0; i < cfg->nregions; i++) {
+		const struct vm_mem_region *r = &cfg->regions[i];
+		uint64_t a = CV_X86_BOOT_AREA_GPA, a_end = a + CV_X86_BOOT_AREA_SIZE;
+
+		if (r->gpa < a_end && a < r->gpa + r->size && !cv_range_within(r->gpa, r->size, a, a_end - a)) {
+			cvisor_msg("%s: kernel.memory_regions[%u]: holds part of the x86 boot area [0x%llx, 0x%llx): "
+				   "a region must hold all of it or none",
+				   v->source, i, (unsigned long long)a, (unsigned long long)a_end);
+			return -CV_EINVAL;
 		}
 	}
 	for (unsigned i = 0; i < cfg->n_phys_cpu_ids; i++) {

@@ -108,10 +108,11 @@ static const char *vm_label(const struct live_vm *l, char *buf, size_t n)
 	return buf;
 }
 
-/* Builds the VM of l->spec, fills its memory, attaches its devices and starts it. */
-static int start_vm(struct live_vm *l)
+/* Builds the VM of l->spec (LOADED): fills its memory and attaches its console. */
+static int build_vm(struct live_vm *l)
 {
 	const struct run_vm *s = l->spec;
+	const struct uart8250_config ucfg = {.tx = console_tx, .ctx = &l->console};
 	char label[64];
 	int rc;
 
@@ -129,25 +130,31 @@ static int start_vm(struct live_vm *l)
 		cvisor_msg("%s: cannot load the guest image: %s", label, cv_strerror(rc));
 		goto fail;
 	}
-	{
-		const struct uart8250_config ucfg = {.tx = console_tx, .ctx = &l->console};
-
-		rc = vm_add_uart8250(l->vm, BUS_PIO, CV_X86_COM1_PORT, &ucfg, NULL);
-		if (rc < 0) {
-			cvisor_msg("%s: cannot attach the console UART: %s", label, cv_strerror(rc));
-			goto fail;
-		}
-	}
-	rc = vmm_start(&l->vv, l->vm, NULL);
+	rc = vm_add_uart8250(l->vm, BUS_PIO, CV_X86_COM1_PORT, &ucfg, NULL);
 	if (rc < 0) {
-		cvisor_msg("%s: cannot start the VM: %s", label, cv_strerror(rc));
-		l->vv = NULL;
+		cvisor_msg("%s: cannot attach the console UART: %s", label, cv_strerror(rc));
 		goto fail;
 	}
 	return 0;
 fail:
 	vm_destroy(l->vm);
 	l->vm = NULL;
+	return rc;
+}
+
+/* Boots a built VM under the VMM (vCPU 0's task starts); on failure the VM is freed. */
+static int start_vm(struct live_vm *l)
+{
+	char label[64];
+	int rc;
+
+	rc = vmm_start(&l->vv, l->vm, NULL);
+	if (rc < 0) {
+		cvisor_msg("%s: cannot start the VM: %s", vm_label(l, label, sizeof(label)), cv_strerror(rc));
+		l->vv = NULL;
+		vm_destroy(l->vm);
+		l->vm = NULL;
+	}
 	return rc;
 }
 
@@ -291,17 +298,33 @@ enum cvisor_exit run_vms(struct run_opts *o)
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
 
 	memset(live, 0, sizeof(live));
+	/*
+	 * Every VM is built before any starts, so that a VM the VM layer refuses (-CV_EINVAL:
+	 * its config makes no sense there) is a config error with nothing started (exit 2).
+	 */
 	for (unsigned i = 0; i < o->nvms; i++) {
 		live[i].spec = &o->vms[i];
 		if (o->nvms > 1)
 			snprintf(live[i].console.prefix, sizeof(live[i].console.prefix), "[%s] ", o->vms[i].cfg.name);
+		rc = build_vm(&live[i]);
+		if (rc < 0) {
+			for (unsigned j = 0; j < i; j++)
+				teardown(&live[j], false);
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			return rc == -CV_EINVAL ? CVISOR_EXIT_USAGE : CVISOR_EXIT_FAILED;
+		}
+	}
+	for (unsigned i = 0; i < o->nvms; i++) {
 		rc = start_vm(&live[i]);
 		if (rc < 0) {
-			/* Nothing half-started stays behind: stop what runs already, then report. */
-			for (unsigned j = 0; j < i; j++) {
-				vmm_shutdown(live[j].vv);
-				vmm_wait(live[j].vv, STOP_GRACE_NS, NULL);
-				teardown(&live[j], false);
+			/* Nothing half-started stays behind: stop what runs already, free the rest. */
+			for (unsigned j = 0; j < o->nvms; j++) {
+				if (live[j].vv) {
+					vmm_shutdown(live[j].vv);
+					vmm_wait(live[j].vv, STOP_GRACE_NS, NULL);
+				}
+				if (j != i)
+					teardown(&live[j], false);
 			}
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			return CVISOR_EXIT_FAILED;
@@ -333,7 +356,7 @@ enum cvisor_exit run_vms(struct run_opts *o)
 				l->resets++;
 				cvisor_msg("%s: the guest reset: rebuilding the VM", vm_label(l, label, sizeof(label)));
 				teardown(l, o->stats);
-				if (!l->stuck && start_vm(l) == 0)
+				if (!l->stuck && build_vm(l) == 0 && start_vm(l) == 0)
 					continue;
 				l->res.reason.kind = VM_STOP_FAILED;
 				l->res.reason.error = -CV_EIO;
