@@ -6,6 +6,8 @@
  * always-ready transmitter for guests that look.
  */
 #include <cvisor/errors.h>
+#include <cvisor/hal.h>
+#include <cvisor/vm.h>
 
 #include "pl011.h"
 
@@ -30,14 +32,9 @@
 /* PrimeCell identification: PL011 r1p5 as QEMU models it (periph 0x00341011, cell 0xb105f00d). */
 static const uint8_t id_regs[8] = {0x11, 0x10, 0x34, 0x00, 0x0d, 0xf0, 0x05, 0xb1};
 
-void pl011_init(struct pl011 *u, uint64_t base, void (*sink)(void *ctx, const char *line, size_t len), void *ctx)
+void pl011_init(struct pl011 *u, void (*sink)(void *ctx, const char *line, size_t len), void *ctx)
 {
-	*u = (struct pl011){.base = base, .cr = 0x300, .ifls = 0x12, .ris = INT_TX, .sink = sink, .ctx = ctx};
-}
-
-bool pl011_claims(const struct pl011 *u, uint64_t addr, enum access_width width)
-{
-	return cv_range_within(u->base, PL011_SIZE, addr, (uint64_t)width);
+	*u = (struct pl011){.cr = 0x300, .ifls = 0x12, .ris = INT_TX, .sink = sink, .ctx = ctx};
 }
 
 static bool width_ok(uint64_t offset, enum access_width width)
@@ -46,7 +43,7 @@ static bool width_ok(uint64_t offset, enum access_width width)
 	       offset + (uint64_t)width <= PL011_SIZE;
 }
 
-int pl011_read(struct pl011 *u, uint64_t offset, enum access_width width, uint64_t *val)
+static int do_read(struct pl011 *u, uint64_t offset, enum access_width width, uint64_t *val)
 {
 	uint32_t v = 0;
 
@@ -99,14 +96,14 @@ int pl011_read(struct pl011 *u, uint64_t offset, enum access_width width, uint64
 	return 0;
 }
 
-void pl011_flush(struct pl011 *u)
+static void flush_locked(struct pl011 *u)
 {
 	if (u->len && u->sink)
 		u->sink(u->ctx, u->line, u->len);
 	u->len = 0;
 }
 
-int pl011_write(struct pl011 *u, uint64_t offset, enum access_width width, uint64_t val)
+static int do_write(struct pl011 *u, uint64_t offset, enum access_width width, uint64_t val)
 {
 	uint32_t v = (uint32_t)(val & access_width_mask(width));
 
@@ -118,7 +115,7 @@ int pl011_write(struct pl011 *u, uint64_t offset, enum access_width width, uint6
 		/* ...but firmware-less guests often skip CR: QEMU transmits regardless, and so do we. */
 		u->line[u->len++] = (char)v;
 		if ((char)v == '\n' || u->len == PL011_LINE_MAX)
-			pl011_flush(u);
+			flush_locked(u);
 		break;
 	case RSR:
 		break; /* ECR: clears errors; there are none */
@@ -153,4 +150,73 @@ int pl011_write(struct pl011 *u, uint64_t offset, enum access_width width, uint6
 		break; /* read-only and reserved registers ignore writes */
 	}
 	return 0;
+}
+
+int pl011_read(struct pl011 *u, uint64_t offset, enum access_width width, uint64_t *val)
+{
+	int ret;
+
+	cv_spin_lock(&u->lock);
+	ret = do_read(u, offset, width, val);
+	cv_spin_unlock(&u->lock);
+	return ret;
+}
+
+int pl011_write(struct pl011 *u, uint64_t offset, enum access_width width, uint64_t val)
+{
+	int ret;
+
+	cv_spin_lock(&u->lock);
+	ret = do_write(u, offset, width, val);
+	cv_spin_unlock(&u->lock);
+	return ret;
+}
+
+void pl011_flush(struct pl011 *u)
+{
+	cv_spin_lock(&u->lock);
+	flush_locked(u);
+	cv_spin_unlock(&u->lock);
+}
+
+static int ops_read(void *dev, uint32_t vcpu_id, uint64_t offset, enum access_width width, uint64_t *val)
+{
+	(void)vcpu_id;
+	/* A bad width is a guest mistake, not a host error: it reads as zero, like a bus would. */
+	if (pl011_read(dev, offset, width, val) < 0)
+		*val = 0;
+	return 0;
+}
+
+static int ops_write(void *dev, uint32_t vcpu_id, uint64_t offset, enum access_width width, uint64_t val)
+{
+	(void)vcpu_id;
+	pl011_write(dev, offset, width, val); /* a bad width is dropped */
+	return 0;
+}
+
+static void ops_release(void *dev)
+{
+	pl011_flush(dev);
+	hal_free(dev);
+}
+
+const struct device_ops pl011_ops = {
+    .read = ops_read,
+    .write = ops_write,
+    .release = ops_release,
+};
+
+int vm_add_pl011(struct vm *vm, uint64_t base, void (*sink)(void *ctx, const char *line, size_t len), void *ctx)
+{
+	struct pl011 *u = hal_alloc(sizeof(*u));
+	int ret;
+
+	if (!u)
+		return -CV_ENOMEM;
+	pl011_init(u, sink, ctx);
+	ret = vm_add_device(vm, BUS_MMIO, base, PL011_SIZE, &pl011_ops, u, "pl011");
+	if (ret < 0)
+		hal_free(u);
+	return ret;
 }

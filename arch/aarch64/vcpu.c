@@ -130,6 +130,8 @@ void arch_percpu_hardware_disable(unsigned cpu)
 
 /* ---- vCPU life cycle ---- */
 
+static void fp_release(struct vcpu_arch *arch);
+
 int arch_vcpu_create(struct vcpu_arch *arch, uint32_t vm_id, uint32_t vcpu_id, const struct arch_vcpu_create_cfg *cfg)
 {
 	if (!cfg || !cfg->vm)
@@ -148,8 +150,37 @@ int arch_vcpu_create(struct vcpu_arch *arch, uint32_t vm_id, uint32_t vcpu_id, c
 	return 0;
 }
 
+/*
+ * After PSCI CPU_OFF the next entry (CPU_ON) starts from reset EL1 state, as DEN0022 5.6
+ * requires: registers zero, EL1h with DAIF masked, MMU and caches off, no pending
+ * virtual interrupts. What identifies the vCPU and its VM (HCR, VTTBR, MPIDR) stays.
+ */
+static void reset_el1(struct vcpu_arch *arch)
+{
+	struct a64_guest_sysregs keep = arch->sys;
+
+	arch->ctx = (struct a64_trap_frame){0};
+	arch->sys = (struct a64_guest_sysregs){0};
+	arch->sys.hcr_el2 = keep.hcr_el2;
+	arch->sys.vttbr_el2 = keep.vttbr_el2;
+	arch->sys.vmpidr_el2 = keep.vmpidr_el2;
+	arch->sys.vpidr_el2 = keep.vpidr_el2;
+	arch->sys.cntvoff_el2 = keep.cntvoff_el2;
+	arch->sys.sctlr_el1 = SCTLR_EL1_RESET;
+	arch->ctx.spsr = SPSR_EL1H_DAIF;
+	for (unsigned i = 0; i < A64_MAX_LRS; i++)
+		arch->vgic.lr[i] = 0;
+	arch->vgic.ap0r0 = arch->vgic.ap1r0 = arch->vgic.vmcr = 0;
+	fp_release(arch);
+	arch->fp = (struct a64_fp_state){0};
+}
+
 int arch_vcpu_set_entry(struct vcpu_arch *arch, gpa_t entry)
 {
+	if (arch->off) {
+		reset_el1(arch);
+		arch->off = false;
+	}
 	arch->ctx.elr = entry.v;
 	return 0;
 }
@@ -798,6 +829,26 @@ static enum trap_result handle_irq(struct vcpu_arch *arch, struct vcpu_exit *exi
 	return TRAP_EXIT;
 }
 
+int a64_vcpu_inject_abort(struct vcpu_arch *arch)
+{
+	switch (arch->last_exit) {
+	case VCPU_EXIT_MMIO_READ:
+	case VCPU_EXIT_MMIO_WRITE:
+		arch->ctx.elr = arch->last_exit_pc;
+		inject_dabt(arch, arch->last_exit_far, arch->last_exit_write);
+		break;
+	case VCPU_EXIT_SYSREG_READ:
+	case VCPU_EXIT_SYSREG_WRITE:
+		arch->ctx.elr = arch->last_exit_pc;
+		inject_undef(arch);
+		break;
+	default:
+		return -CV_EINVAL;
+	}
+	arch->last_exit = VCPU_EXIT_NOTHING; /* once per exit */
+	return 0;
+}
+
 int arch_vcpu_run(struct vcpu_arch *arch, struct vcpu_exit *exit)
 {
 	unsigned cpu = hal_cpu_id();
@@ -815,6 +866,7 @@ int arch_vcpu_run(struct vcpu_arch *arch, struct vcpu_exit *exit)
 		if (atomic_exchange(&arch->kick_pending, false)) {
 			atomic_store(&arch->running_cpu, -1);
 			exit->kind = VCPU_EXIT_NOTHING;
+			arch->last_exit = VCPU_EXIT_NOTHING;
 			return 0;
 		}
 		fp_switch_in(arch, cpu);
@@ -826,6 +878,8 @@ int arch_vcpu_run(struct vcpu_arch *arch, struct vcpu_exit *exit)
 		save_guest(arch);
 		atomic_store(&arch->running_cpu, -1);
 
+		arch->last_exit_pc = arch->ctx.elr;
+		arch->last_exit_far = t.far;
 		switch (kind) {
 		case A64_TRAP_SYNC:
 			r = ec_handlers[ESR_EC(t.esr)](arch, &t, exit);
@@ -843,8 +897,13 @@ int arch_vcpu_run(struct vcpu_arch *arch, struct vcpu_exit *exit)
 			r = TRAP_FAIL;
 			break;
 		}
-		if (r == TRAP_EXIT)
+		if (r == TRAP_EXIT) {
+			arch->last_exit = exit->kind;
+			arch->last_exit_write = exit->kind == VCPU_EXIT_MMIO_WRITE;
+			if (exit->kind == VCPU_EXIT_CPU_DOWN)
+				arch->off = true;
 			return 0;
+		}
 		if (r == TRAP_FAIL)
 			return -CV_EGUEST;
 	}

@@ -7,9 +7,11 @@
 
 #define NCPUS 4
 
-void guest_secondary(uint64_t vcpu, uint64_t ctx)
+void guest_secondary(uint64_t vcpu, uint64_t ctx, uint64_t sctlr, uint64_t daif)
 {
 	(void)ctx;
+	(void)sctlr;
+	(void)daif;
 	gprintf("hello from vCPU %u\n", (unsigned)vcpu);
 	hvc_call(CV_HC_BARRIER, 0, 0, 0, 0, 0, 0);
 	psci_cpu_off();

@@ -150,10 +150,12 @@ __attribute__((weak)) void guest_exception(uint64_t vector)
 	psci_system_off();
 }
 
-__attribute__((weak)) void guest_secondary(uint64_t vcpu, uint64_t ctx)
+__attribute__((weak)) void guest_secondary(uint64_t vcpu, uint64_t ctx, uint64_t sctlr, uint64_t daif)
 {
 	(void)vcpu;
 	(void)ctx;
+	(void)sctlr;
+	(void)daif;
 	psci_cpu_off();
 }
 

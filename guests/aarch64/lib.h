@@ -23,7 +23,10 @@ void psci_system_off(void);
 
 void secondary_entry(void);
 void guest_main(uint64_t vcpu, uint64_t boot_arg);
-void guest_secondary(uint64_t vcpu, uint64_t ctx);
+/* sctlr and daif: SCTLR_EL1 and DAIF as CPU_ON left them (MMU off, all masked). */
+void guest_secondary(uint64_t vcpu, uint64_t ctx, uint64_t sctlr, uint64_t daif);
+/* Test-only hypercall of the bare-metal embedder (host/aarch64-virt/run.c): the caller's physical CPU. */
+#define CV_A64_HC_PCPU 0xC6000100u
 /* Called from every exception vector; the default prints the syndrome and powers off. */
 void guest_exception(uint64_t vector);
 

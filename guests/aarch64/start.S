@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * EL1 entry of the test guests. vCPU 0 enters at _start (x0 = boot argument), the others
- * at secondary_entry through PSCI CPU_ON (x0 = context id). Each takes a 16 KiB stack by
+ * at secondary_entry through PSCI CPU_ON (x0 = context id; its SCTLR_EL1 and DAIF at
+ * entry are passed on). Each takes a 16 KiB stack by
  * its MPIDR (Aff1 * 16 + Aff0), installs the vectors and turns on its MMU with an
  * identity map (first GiB Device-nGnRnE, second GiB Normal write-back), so the guests
  * may use exclusives for their print lock.
@@ -27,6 +28,8 @@ _start:
 secondary_entry:
 	mov	x20, x0
 	mov	x21, #1
+	mrs	x22, sctlr_el1 /* the state CPU_ON gave us, for guest_secondary */
+	mrs	x23, daif
 common:
 	mrs	x9, mpidr_el1
 	and	x10, x9, #0xff
@@ -59,7 +62,9 @@ common:
 	cbnz	x21, 3f
 	bl	guest_main
 	b	4f
-3:	bl	guest_secondary
+3:	mov	x2, x22
+	mov	x3, x23
+	bl	guest_secondary
 4:	bl	psci_system_off
 5:	wfi
 	b	5b

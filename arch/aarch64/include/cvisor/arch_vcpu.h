@@ -78,7 +78,22 @@ struct vcpu_arch {
 	_Atomic bool kick_pending;
 	int fp_cpu; /* physical CPU holding this vCPU's FP registers live, or -1 */
 	bool bound;
+	bool off;		       /* PSCI CPU_OFF: EL1 state is reset when CPU_ON gives a new entry */
+	enum vcpu_exit_kind last_exit; /* the last exit returned and what caused it: */
+	uint64_t last_exit_pc;	       /* the trapping instruction's address */
+	uint64_t last_exit_far;	       /* FAR_EL2 (the access's virtual address) */
+	bool last_exit_write;
 };
+
+/*
+ * AArch64 only (for the bare-metal embedder, outside the arch contract, which has no
+ * abort injection): makes the guest take the exception the hardware would give for the
+ * access behind the last MMIO_READ / MMIO_WRITE exit (a synchronous external abort at
+ * the access's address) or SYSREG_READ / SYSREG_WRITE exit (an undefined instruction),
+ * returning to the trapping instruction. That is DESIGN.md's `abort` policy for an
+ * access to no device. -CV_EINVAL after any other exit.
+ */
+int a64_vcpu_inject_abort(struct vcpu_arch *arch);
 
 /* The SGI a kick sends (the host's wake-up SGI, so one interrupt serves both). */
 #define A64_SGI_KICK 0u

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The bare-metal embedder of the VM/VMM library, as tools/cvisor is the hosted one: the
+ * VMM's vCPU loop (core/vmm.c) runs here unchanged, on the HAL's per-pCPU scheduler.
+ * It builds the VM built into this image (guest_image.S: one image per guest, chosen at
+ * build time), adds the emulated PL011 at QEMU virt's UART address, starts it with
+ * vmm_start, waits, and returns the machine's exit code (0: powered off, 1: anything
+ * else). A SYSTEM_RESET builds a new VM from the same config (DESIGN.md), a few times.
+ *
+ * What the AArch64 embedder adds through the VMM's hooks:
+ * - SEND_IPI: ICC_SGI1R_EL1 names targets by Aff3.Aff2.Aff1 plus a 16-bit list of Aff0
+ *   (arch_vcpu.h); each named vCPU gets the SGI.
+ * - The `abort` unmapped-access policy (the AArch64 default): an MMIO access to no
+ *   device gets a synchronous external abort, a system register no device serves an
+ *   undefined instruction, as the hardware would give (a64_vcpu_inject_abort).
+ * - The debug system registers (op0 = 2, trapped by MDCR_EL2.TDA/TDOSA/TDRA) are a
+ *   read-as-zero / write-ignored device: the guest sees a PE with nothing to debug.
+ * - CV_A64_HC_PCPU (tests): the physical CPU the calling vCPU runs on.
+ */
+#include <cvisor/errors.h>
+#include <cvisor/guest_abi.h>
+#include <cvisor/vcpu.h>
+#include <cvisor/vm.h>
+#include <cvisor/vmm.h>
+
+#include "../../devices/pl011.h"
+#include "platform.h"
+
+#define GUEST_RAM_GPA	   0x40000000ul
+#define GUEST_RAM_SIZE	   (16ul << 20)
+#define GUEST_UART_GPA	   0x09000000ul
+#define MAX_RESETS	   3
+#define DESTROY_TIMEOUT_NS 1000000000ull
+/* Test-only hypercall of the bare-metal embedder (vendor hypervisor range, see guests/aarch64/lib.h). */
+#define CV_A64_HC_PCPU 0xC6000100u
+
+extern const char guest_image_start[], guest_image_end[];
+extern const char guest_image_name[];
+extern const unsigned guest_image_cpus;
+
+static void console_sink(void *ctx, const char *line, size_t len)
+{
+	(void)ctx;
+	/* DESIGN.md: a guest line that could pass for cvisor's own is marked. */
+	if (len >= 8 && memcmp(line, "cvisor: ", 8) == 0) {
+		char buf[PL011_LINE_MAX + 8];
+
+		memcpy(buf, "[guest] ", 8);
+		memcpy(buf + 8, line, len);
+		console_write(buf, len + 8);
+		return;
+	}
+	console_write(line, len);
+}
+
+/* The debug registers: read as zero, writes ignored. */
+static int raz_read(void *dev, uint32_t vcpu_id, uint64_t offset, enum access_width width, uint64_t *val)
+{
+	(void)dev, (void)vcpu_id, (void)offset, (void)width;
+	*val = 0;
+	return 0;
+}
+
+static int wi_write(void *dev, uint32_t vcpu_id, uint64_t offset, enum access_width width, uint64_t val)
+{
+	(void)dev, (void)vcpu_id, (void)offset, (void)width, (void)val;
+	return 0;
+}
+
+static const struct device_ops raz_wi_ops = {.read = raz_read, .write = wi_write};
+
+static bool hypercall_hook(void *ctx, struct vm *vm, uint32_t vcpu_id, uint64_t nr, const uint64_t args[6],
+			   uint64_t *ret)
+{
+	(void)ctx, (void)vm, (void)vcpu_id, (void)args;
+	if (nr != CV_A64_HC_PCPU)
+		return false;
+	*ret = hal_cpu_id(); /* the hook runs on the vCPU's task, pinned to its pCPU */
+	return true;
+}
+
+/* ICC_SGI1R_EL1's targets (IHI 0069 12.2.21): every vCPU whose Aff0 is in the list. */
+static void send_sgi(struct vm *vm, uint32_t from, const struct vcpu_exit *e)
+{
+	uint64_t base = e->send_ipi.target_cpu, list = e->send_ipi.target_cpu_aux;
+	unsigned n = vm_vcpu_count(vm);
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t id = cv_vcpu_to_cpu_id(i), aff0 = id & 0xff;
+		bool hit;
+
+		if (e->send_ipi.send_to_all)
+			hit = i != from;
+		else
+			hit = (id & ~0xffull) == (base & ~0xffull) && aff0 >= (base & 0xff) &&
+			      aff0 - (base & 0xff) < 16 && (list >> (aff0 - (base & 0xff)) & 1);
+		if (hit)
+			vm_inject_interrupt(vm, i, (uint32_t)e->send_ipi.vector);
+	}
+}
+
+static int exit_hook(void *ctx, struct vm *vm, uint32_t vcpu_id, struct vcpu_exit *e)
+{
+	struct vcpu *v;
+
+	(void)ctx;
+	switch (e->kind) {
+	case VCPU_EXIT_SEND_IPI:
+		send_sgi(vm, vcpu_id, e);
+		return 0;
+	case VCPU_EXIT_MMIO_READ:
+	case VCPU_EXIT_MMIO_WRITE:
+	case VCPU_EXIT_SYSREG_READ:
+	case VCPU_EXIT_SYSREG_WRITE:
+		/* Only under the abort policy does the VM hand these back. */
+		v = vm_vcpu(vm, vcpu_id);
+		if (!v || vm_unmapped_policy(vm) != UNMAPPED_ABORT)
+			return -CV_ENOTSUP;
+		if (e->kind == VCPU_EXIT_MMIO_READ || e->kind == VCPU_EXIT_MMIO_WRITE)
+			hal_log(HAL_LOG_WARN, "vm %u vcpu %u: %s at %#lx: no device there; external abort injected",
+				vm_id(vm), vcpu_id, e->kind == VCPU_EXIT_MMIO_READ ? "MMIO read" : "MMIO write",
+				e->kind == VCPU_EXIT_MMIO_READ ? e->mmio_read.addr.v : e->mmio_write.addr.v);
+		else
+			hal_log(HAL_LOG_WARN,
+				"vm %u vcpu %u: system register %#lx has no device; undefined instruction injected",
+				vm_id(vm), vcpu_id,
+				e->kind == VCPU_EXIT_SYSREG_READ ? e->sysreg_read.addr : e->sysreg_write.addr);
+		return a64_vcpu_inject_abort(&v->arch);
+	default:
+		return -CV_ENOTSUP;
+	}
+}
+
+/* Cleans [p, p + n) to the point of coherency: the guest starts with its MMU and caches off. */
+static void clean_dcache(const void *p, size_t n)
+{
+	uint64_t line = 4u << (read_sysreg(ctr_el0) >> 16 & 0xf);
+
+	for (uint64_t a = (uint64_t)(uintptr_t)p & ~(line - 1); a < (uint64_t)(uintptr_t)p + n; a += line)
+		__asm__ volatile("dc cvac, %0" : : "r"(a) : "memory");
+	dsb(sy);
+}
+
+static void make_config(struct vm_config *cfg)
+{
+	unsigned ncpus = guest_image_cpus;
+
+	*cfg = (struct vm_config){0};
+	cfg->id = 1;
+	plat_snprintf(cfg->name, sizeof(cfg->name), "%s", guest_image_name);
+	cfg->cpu_num = ncpus;
+	/* vCPU n on pCPU n mod the CPU count (phys_cpu_ids: favour and pin). */
+	cfg->n_phys_cpu_ids = ncpus;
+	for (unsigned i = 0; i < ncpus && i < VM_MAX_VCPUS; i++)
+		cfg->phys_cpu_ids[i] = i % hal_cpu_count();
+	cfg->has_entry_point = true;
+	cfg->entry_point = GUEST_RAM_GPA;
+	cfg->nregions = 1;
+	cfg->regions[0] =
+	    (struct vm_mem_region){.gpa = GUEST_RAM_GPA, .size = GUEST_RAM_SIZE, .flags = 0, .map_type = VM_MAP_ALLOC};
+	cfg->unmapped_access = UNMAPPED_DEFAULT; /* abort on AArch64 */
+}
+
+/* Builds the VM and fills its RAM; the VM is LOADED on success. */
+static int build_vm(const struct vm_config *cfg, struct vm **out)
+{
+	size_t image = (size_t)(guest_image_end - guest_image_start);
+	struct vm *vm;
+	void *ram;
+	int ret;
+
+	ret = vm_create(&vm, cfg);
+	if (ret < 0)
+		return ret;
+	ret = vm_write_guest(vm, gpa(GUEST_RAM_GPA), guest_image_start, image);
+	if (ret == 0)
+		ret = vm_guest_ptr(vm, gpa(GUEST_RAM_GPA), image, &ram);
+	if (ret == 0) {
+		clean_dcache(ram, image);
+		ret = vm_add_pl011(vm, GUEST_UART_GPA, console_sink, NULL);
+	}
+	if (ret == 0)
+		ret = vm_add_device(vm, BUS_SYSREG, A64_SYSREG(2, 0, 0, 0, 0), 1ull << 20, &raz_wi_ops, NULL,
+				    "debug-raz-wi");
+	if (ret < 0) {
+		vm_destroy(vm);
+		return ret;
+	}
+	*out = vm;
+	return 0;
+}
+
+int plat_run_vms(void)
+{
+	const struct vmm_hooks hooks = {.hypercall = hypercall_hook, .exit = exit_hook};
+	struct vm_config cfg;
+	struct vmm_result res = {0};
+	int ret;
+
+	make_config(&cfg);
+	hal_log(HAL_LOG_INFO, "vm %u (%s): %u vCPU%s, %lu MiB at %#lx, PL011 at %#lx", cfg.id, cfg.name, cfg.cpu_num,
+		cfg.cpu_num == 1 ? "" : "s", GUEST_RAM_SIZE >> 20, GUEST_RAM_GPA, GUEST_UART_GPA);
+	for (unsigned boot = 0;; boot++) {
+		struct vmm_vm *vv;
+		struct vm *vm;
+
+		ret = build_vm(&cfg, &vm);
+		if (ret < 0) {
+			hal_log(HAL_LOG_ERROR, "vm %u (%s): cannot build: %s", cfg.id, cfg.name, cv_strerror(ret));
+			return 1;
+		}
+		ret = vmm_start(&vv, vm, &hooks);
+		if (ret < 0) {
+			hal_log(HAL_LOG_ERROR, "vm %u (%s): cannot start: %s", cfg.id, cfg.name, cv_strerror(ret));
+			vm_destroy(vm);
+			return 1;
+		}
+		ret = vmm_wait(vv, 0, &res);
+		if (vmm_destroy(vv, DESTROY_TIMEOUT_NS) < 0)
+			ret = -CV_ETIMEDOUT; /* a task is stuck: leak the VM rather than free it under it */
+		else
+			vm_destroy(vm);
+		if (ret < 0) {
+			hal_log(HAL_LOG_ERROR, "vm %u (%s): did not stop: %s", cfg.id, cfg.name, cv_strerror(ret));
+			return 1;
+		}
+		if (res.reason.kind != VM_STOP_RESET)
+			break;
+		if (boot + 1 >= MAX_RESETS) {
+			hal_log(HAL_LOG_ERROR, "vm %u (%s): reset %u times; not again", cfg.id, cfg.name, MAX_RESETS);
+			return 1;
+		}
+		hal_log(HAL_LOG_INFO, "vm %u (%s): reset: building it again", cfg.id, cfg.name);
+	}
+	if (res.reason.kind == VM_STOP_POWER_OFF) {
+		hal_log(HAL_LOG_INFO, "vm %u (%s): powered off", cfg.id, cfg.name);
+		return 0;
+	}
+	hal_log(HAL_LOG_ERROR, "vm %u (%s): stopped: %s%s%s", cfg.id, cfg.name, vm_stop_kind_name(res.reason.kind),
+		res.reason.error ? ": " : "", res.reason.error ? cv_strerror(res.reason.error) : "");
+	return 1;
+}
