@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cvisor/errors.h>
 #include <cvisor/exit.h>
@@ -265,7 +266,11 @@ static bool report(const struct live_vm *l, const char *host_why)
 		cvisor_msg("%s: stopped by cvisor (%s)", label, host_why ? host_why : "on request");
 		return false;
 	case VM_STOP_RESET:
-		cvisor_msg("%s: the guest kept resetting (%u times): stopped", label, l->resets);
+		if (l->resets >= MAX_RESETS)
+			cvisor_msg("%s: the guest kept resetting (%u times): stopped", label, l->resets);
+		else
+			cvisor_msg("%s: the guest reset while cvisor was stopping it (%s)", label,
+				   host_why ? host_why : "on request");
 		return false;
 	case VM_STOP_NONE:
 	default:
@@ -368,7 +373,13 @@ enum cvisor_exit run_vms(struct run_opts *o)
 			break;
 
 		sig = sigtimedwait(&sigs, NULL, &zero);
-		if (sig > 0 && !stopping) {
+		if (sig > 0 && stopping) {
+			/* A second signal: the user will not wait for the VMs to leave. */
+			cvisor_msg("signal %d again: leaving without waiting for the VMs", sig);
+			fflush(stdout);
+			_exit(CVISOR_EXIT_FAILED);
+		}
+		if (sig > 0) {
 			host_why = sig == SIGINT    ? "interrupted (SIGINT)"
 				   : sig == SIGTERM ? "terminated (SIGTERM)"
 						    : "hung up (SIGHUP)";
