@@ -13,7 +13,7 @@ GUEST_X86_CFLAGS := -std=c11 $(WARN) -Iinclude -Iguests/x86_64 -O2 -g -MMD -MP -
 GUEST_X86_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guests/x86_64/guest.ld -Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
 GUEST_X86_RT := $(GUEST_X86_DIR)/start.o $(GUEST_X86_DIR)/rt.o
 # One guest per behaviour (tests/kvm/), the benchmark's spinner, and the `cvisor run` demo.
-GUEST_X86_NAMES := hello pio mmio hypercall hlt triple off smp irq spin fwait demo
+GUEST_X86_NAMES := hello pio mmio hypercall hlt triple off smp irq spin fwait msr demo
 GUEST_X86_BINS := $(patsubst %,$(GUEST_X86_DIR)/%.bin,$(GUEST_X86_NAMES))
 # The demo guest of `cvisor run` (tools/cvisor): load at CV_X86_GUEST_LOAD_GPA, enter there.
 GUEST_X86_DEMO := $(GUEST_X86_DIR)/demo.bin

@@ -227,6 +227,30 @@ static int decode_mmio(struct vcpu_arch *arch, struct vcpu_exit *exit)
 	return ACT_RETURN;
 }
 
+/*
+ * RDMSR / WRMSR of an MSR KVM does not know. error stays 0: the access succeeds (a read
+ * gives 0 unless the VMM answers), as the VM's "ignore" policy for unmapped accesses
+ * does; KVM raises #GP only when error is set (api.rst KVM_EXIT_X86_RDMSR).
+ */
+static int decode_msr(struct vcpu_arch *arch, struct vcpu_exit *exit, bool write)
+{
+	struct kvm_run *run = arch->run;
+
+	run->msr.error = 0;
+	if (write) {
+		exit->kind = VCPU_EXIT_SYSREG_WRITE;
+		exit->sysreg_write.addr = run->msr.index;
+		exit->sysreg_write.value = run->msr.data;
+	} else {
+		run->msr.data = 0;
+		arch->pending = X86_KVM_PENDING_MSR_IN;
+		exit->kind = VCPU_EXIT_SYSREG_READ;
+		exit->sysreg_read.addr = run->msr.index;
+		exit->sysreg_read.reg = X86_KVM_REG_MSR_DATA;
+	}
+	return ACT_RETURN;
+}
+
 static int internal_error(struct vcpu_arch *arch)
 {
 	struct kvm_run *run = arch->run;
@@ -267,6 +291,10 @@ static int decode_exit(struct vcpu_arch *arch, struct vcpu_exit *exit)
 		return decode_io(arch, exit);
 	case KVM_EXIT_MMIO:
 		return decode_mmio(arch, exit);
+	case KVM_EXIT_X86_RDMSR:
+		return decode_msr(arch, exit, false);
+	case KVM_EXIT_X86_WRMSR:
+		return decode_msr(arch, exit, true);
 	case KVM_EXIT_HLT:
 		/* Without an in-kernel LAPIC, KVM leaves HLT to user space, rip past it. */
 		exit->kind = VCPU_EXIT_HALT;

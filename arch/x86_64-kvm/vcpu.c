@@ -217,6 +217,12 @@ int arch_vcpu_set_gpr(struct vcpu_arch *arch, unsigned reg, uint64_t val)
 		memcpy(arch->run->mmio.data, &val, arch->pending_width);
 		return 0;
 	}
+	if (reg == X86_KVM_REG_MSR_DATA) {
+		if (arch->pending != X86_KVM_PENDING_MSR_IN)
+			return -CV_EBADSTATE;
+		arch->run->msr.data = val;
+		return 0;
+	}
 	if (reg >= CV_ARRAY_SIZE(gpr_offset))
 		return -CV_ERANGE;
 	*(uint64_t *)((char *)&arch->run->s.regs.regs + gpr_offset[reg]) = val;

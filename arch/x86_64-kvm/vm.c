@@ -40,6 +40,23 @@ static int check_cap(int fd, long cap)
 	return ioctl(fd, KVM_CHECK_EXTENSION, cap);
 }
 
+/*
+ * RDMSR / WRMSR of an MSR KVM does not implement exit to user space instead of raising
+ * #GP in the guest (api.rst 7.21 KVM_CAP_X86_USER_SPACE_MSR), so the VM's system-register
+ * bus sees them as SYSREG exits. Optional: without it, such accesses #GP as before.
+ */
+static void enable_user_msrs(struct vm_arch *vm)
+{
+	struct kvm_enable_cap cap;
+
+	if (check_cap(vm->vm_fd, KVM_CAP_X86_USER_SPACE_MSR) <= 0)
+		return;
+	memset(&cap, 0, sizeof(cap));
+	cap.cap = KVM_CAP_X86_USER_SPACE_MSR;
+	cap.args[0] = KVM_MSR_EXIT_REASON_UNKNOWN;
+	vm->user_msrs = ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) == 0;
+}
+
 int arch_vm_create(struct vm_arch *vm, uint32_t vm_id)
 {
 	int ret, n;
@@ -95,6 +112,7 @@ int arch_vm_create(struct vm_arch *vm, uint32_t vm_id)
 		ret = -CV_EIO;
 		goto fail;
 	}
+	enable_user_msrs(vm);
 	ret = x86_kvm_kick_signal_init();
 	if (ret < 0)
 		goto fail;

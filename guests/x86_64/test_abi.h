@@ -23,6 +23,9 @@
 /* The vector the interrupt guest has a gate for. */
 #define CV_TEST_IRQ_VECTOR 0x40u
 
+/* An MSR index no CPU or KVM defines: accesses exit to user space. */
+#define CV_TEST_MSR 0x7f000120u
+
 /* A canonical address the identity map leaves unmapped: a page fault. */
 #define CV_TEST_UNMAPPED_VA 0x0000700000000000ull
 

@@ -24,6 +24,7 @@ GUEST(smp)
 GUEST(irq)
 GUEST(spin)
 GUEST(fwait)
+GUEST(msr)
 GUEST(demo)
 
 	.section .note.GNU-stack, "", @progbits

@@ -31,6 +31,7 @@ GUEST_SYMS(smp)
 GUEST_SYMS(irq)
 GUEST_SYMS(spin)
 GUEST_SYMS(fwait)
+GUEST_SYMS(msr)
 GUEST_SYMS(demo)
 
 #define GUEST_ENTRY(n)                                                                                                 \
@@ -41,9 +42,9 @@ static const struct {
 	const char *name;
 	const uint8_t *start, *end;
 } guests[] = {
-    GUEST_ENTRY(hello), GUEST_ENTRY(pio),    GUEST_ENTRY(mmio),	 GUEST_ENTRY(hypercall),
-    GUEST_ENTRY(hlt),	GUEST_ENTRY(triple), GUEST_ENTRY(off),	 GUEST_ENTRY(smp),
-    GUEST_ENTRY(irq),	GUEST_ENTRY(spin),   GUEST_ENTRY(fwait), GUEST_ENTRY(demo),
+    GUEST_ENTRY(hello),	 GUEST_ENTRY(pio), GUEST_ENTRY(mmio), GUEST_ENTRY(hypercall), GUEST_ENTRY(hlt),
+    GUEST_ENTRY(triple), GUEST_ENTRY(off), GUEST_ENTRY(smp),  GUEST_ENTRY(irq),	      GUEST_ENTRY(spin),
+    GUEST_ENTRY(fwait),	 GUEST_ENTRY(msr), GUEST_ENTRY(demo),
 };
 
 bool kh_guest_image(const char *name, const uint8_t **data, uint64_t *size)

@@ -438,7 +438,8 @@ static void test_contract_errors(void)
 	bool other_live = false;
 
 	KT_REQUIRE_EQ(kh_vm_start(&h, "hello", 1, 0), 0);
-	KT_REQUIRE_EQ(vcpu_set_gpr(h.vcpus[0], 17, 0), -CV_ERANGE);
+	KT_REQUIRE_EQ(vcpu_set_gpr(h.vcpus[0], 18, 0), -CV_ERANGE);
+	KT_REQUIRE_EQ(vcpu_set_gpr(h.vcpus[0], X86_KVM_REG_MSR_DATA, 0), -CV_EBADSTATE);
 	KT_REQUIRE_EQ(vcpu_set_gpr(h.vcpus[0], X86_KVM_REG_MMIO_DATA, 0), -CV_EBADSTATE);
 	page = hal_alloc_pages(1);
 	KT_REQUIRE(page != NULL);
@@ -853,6 +854,38 @@ out:
 	kt_case_end("50 VMs created, run and destroyed leave no file descriptor open");
 }
 
+/* MSRs KVM does not know: WRMSR and RDMSR exit as SYSREG_WRITE / SYSREG_READ. */
+static void test_msr(void)
+{
+	struct vcpu_exit e;
+	struct kh_vm h;
+	struct vcpu *v;
+
+	KT_REQUIRE_EQ(kh_vm_start(&h, "msr", 1, 0), 0);
+	if (!h.vm.user_msrs) {
+		kh_vm_stop(&h);
+		kt_skip("MSR exits", "KVM lacks KVM_CAP_X86_USER_SPACE_MSR");
+		return;
+	}
+	v = h.vcpus[0];
+	KH_EXPECT(v, &e, VCPU_EXIT_SYSREG_WRITE);
+	KT_REQUIRE_EQ(e.sysreg_write.addr, CV_TEST_MSR);
+	KT_REQUIRE_EQ(e.sysreg_write.value, 0x1122334455667788ull);
+	KH_EXPECT(v, &e, VCPU_EXIT_SYSREG_READ);
+	KT_REQUIRE_EQ(e.sysreg_read.addr, CV_TEST_MSR);
+	KT_REQUIRE_EQ(e.sysreg_read.reg, X86_KVM_REG_MSR_DATA);
+	KT_REQUIRE_EQ(vcpu_set_gpr(v, e.sysreg_read.reg, 0xaabbccdd00112233ull), 0);
+	KH_REPORT_EQ(v, 0xaabbccdd00112233ull); /* edx:eax */
+	KH_EXPECT(v, &e, VCPU_EXIT_SYSREG_READ);
+	KT_REQUIRE_EQ(e.sysreg_read.addr, CV_TEST_MSR + 1);
+	KH_REPORT_EQ(v, 0); /* not answered: reads as zero */
+	KT_REQUIRE_EQ(vcpu_set_gpr(v, X86_KVM_REG_MSR_DATA, 1), -CV_EBADSTATE);
+	EXPECT_DOWN(v, SYSTEM_DOWN_OFF);
+out:
+	kh_vm_stop(&h);
+	kt_case_end("MSR exits: unknown WRMSR / RDMSR as SYSREG_WRITE / SYSREG_READ, result in edx:eax");
+}
+
 static const struct {
 	void (*fn)(void);
 	const char *name;
@@ -876,6 +909,7 @@ static const struct {
     {test_readonly_mapping, "read-only mapping"},
     {test_bind_pins, "bind pins"},
     {test_no_fd_leak, "no fd leak"},
+    {test_msr, "MSR exits"},
 };
 
 int main(void)

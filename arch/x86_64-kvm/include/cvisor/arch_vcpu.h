@@ -26,6 +26,13 @@ struct kvm_cpuid2; /* <linux/kvm.h>: the CPUID table of KVM_GET_SUPPORTED_CPUID 
  */
 #define X86_KVM_REG_MMIO_DATA 16u
 
+/*
+ * The pseudo-register a SYSREG_READ exit (RDMSR of an MSR KVM does not know) names:
+ * set_gpr(X86_KVM_REG_MSR_DATA, v) writes kvm_run->msr.data, which KVM puts in edx:eax
+ * (api.rst KVM_EXIT_X86_RDMSR).
+ */
+#define X86_KVM_REG_MSR_DATA 17u
+
 struct x86_kvm_slot {
 	uint64_t gpa;
 	uint64_t size;
@@ -39,8 +46,11 @@ struct vm_arch {
 	int kvm_fd; /* /dev/kvm */
 	int vm_fd;  /* KVM_CREATE_VM */
 	uint32_t vm_id;
-	size_t run_size;	  /* KVM_GET_VCPU_MMAP_SIZE */
-	bool readonly_mem;	  /* KVM_CAP_READONLY_MEM: mappings without CV_MAP_WRITE work */
+	size_t run_size; /* KVM_GET_VCPU_MMAP_SIZE */
+	bool readonly_mem;
+	bool user_msrs;
+	    /* KVM_CAP_X86_USER_SPACE_MSR on: unknown MSRs are SYSREG exits */ /* KVM_CAP_READONLY_MEM: mappings without
+										  CV_MAP_WRITE work */
 	struct kvm_cpuid2 *cpuid; /* supported CPUID, the base of every vCPU's table */
 	/*
 	 * lock protects slots, nslots and boot_ready: arch_vm_map and the first
@@ -58,6 +68,7 @@ enum x86_kvm_pending {
 	X86_KVM_PENDING_NONE,
 	X86_KVM_PENDING_IO_IN,	 /* set_gpr(0, v): v goes to the run area's I/O data */
 	X86_KVM_PENDING_MMIO_IN, /* set_gpr(X86_KVM_REG_MMIO_DATA, v): v goes to run->mmio.data */
+	X86_KVM_PENDING_MSR_IN,	 /* set_gpr(X86_KVM_REG_MSR_DATA, v): v goes to run->msr.data */
 };
 
 struct vcpu_arch {
