@@ -32,6 +32,7 @@ struct kvm_cpuid2 *x86_kvm_cpuid_supported(int kvm_fd)
 {
 	struct kvm_cpuid2 *c;
 	unsigned nent;
+	int err;
 
 	/* The ioctl fails with E2BIG until the buffer holds every entry. */
 	for (nent = 64; nent <= CPUID_MAX_ENTRIES; nent *= 2) {
@@ -40,9 +41,10 @@ struct kvm_cpuid2 *x86_kvm_cpuid_supported(int kvm_fd)
 			return NULL;
 		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
 			return c;
+		err = errno;
 		free(c);
-		if (errno != E2BIG) {
-			hal_log(HAL_LOG_ERROR, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+		if (err != E2BIG) {
+			hal_log(HAL_LOG_ERROR, "KVM_GET_SUPPORTED_CPUID: %s", strerror(err));
 			return NULL;
 		}
 	}

@@ -57,8 +57,10 @@ int arch_vcpu_create(struct vcpu_arch *arch, uint32_t vm_id, uint32_t vcpu_id, c
 	/* The vCPU id is also its initial APIC id (api.rst 4.7). */
 	fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)vcpu_id);
 	if (fd < 0) {
-		hal_log(HAL_LOG_ERROR, "vm %u vcpu %u: KVM_CREATE_VCPU: %s", vm_id, vcpu_id, strerror(errno));
-		return errno == EINVAL ? -CV_ERANGE : -CV_EIO;
+		int err = errno; /* hal_log may change errno */
+
+		hal_log(HAL_LOG_ERROR, "vm %u vcpu %u: KVM_CREATE_VCPU: %s", vm_id, vcpu_id, strerror(err));
+		return err == EINVAL ? -CV_ERANGE : -CV_EIO;
 	}
 	arch->fd = fd;
 	arch->has_fd = true;

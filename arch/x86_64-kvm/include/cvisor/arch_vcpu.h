@@ -46,11 +46,9 @@ struct vm_arch {
 	int kvm_fd; /* /dev/kvm */
 	int vm_fd;  /* KVM_CREATE_VM */
 	uint32_t vm_id;
-	size_t run_size; /* KVM_GET_VCPU_MMAP_SIZE */
-	bool readonly_mem;
-	bool user_msrs;
-	    /* KVM_CAP_X86_USER_SPACE_MSR on: unknown MSRs are SYSREG exits */ /* KVM_CAP_READONLY_MEM: mappings without
-										  CV_MAP_WRITE work */
+	size_t run_size;	  /* KVM_GET_VCPU_MMAP_SIZE */
+	bool readonly_mem;	  /* KVM_CAP_READONLY_MEM: mappings without CV_MAP_WRITE work */
+	bool user_msrs;		  /* KVM_CAP_X86_USER_SPACE_MSR on: unknown MSRs are SYSREG exits */
 	struct kvm_cpuid2 *cpuid; /* supported CPUID, the base of every vCPU's table */
 	/*
 	 * lock protects slots, nslots and boot_ready: arch_vm_map and the first
