@@ -9,7 +9,7 @@
 #include <cvisor/hal.h>
 #include <cvisor/vm.h>
 
-#include "pl011.h"
+#include <cvisor/pl011.h>
 
 #define DR	0x000
 #define RSR	0x004

@@ -65,11 +65,13 @@ ALL_TARGETS += $(A64_IMAGES)
 .PHONY: aarch64-images
 aarch64-images: $(A64_IMAGES)
 else
-# Default build: the QEMU tests of the bare-metal image join `make check`.
+# Default build: the PL011 is unit-tested on the fake arch (tests/unit/test_pl011.c),
+# and the QEMU tests of the bare-metal image join `make check`.
+UNIT_EXTRA_SRCS += devices/pl011.c
 .PHONY: aarch64-images
 aarch64-images:
 	@mkdir -p build; if command -v $(CROSS_COMPILE)gcc >/dev/null; then \
-		flock build/.aarch64.lock $(MAKE) --no-print-directory ARCH=aarch64 PLATFORM=qemu-virt aarch64-images; \
+		flock build/.aarch64.lock $(MAKE) -s --no-print-directory ARCH=aarch64 PLATFORM=qemu-virt aarch64-images; \
 	else echo "aarch64-images: $(CROSS_COMPILE)gcc missing: run scripts/setup"; fi
 CHECK_DEPS += aarch64-images
 CHECK_TESTS += $(sort $(wildcard tests/aarch64/*.sh))

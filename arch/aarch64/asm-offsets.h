@@ -15,6 +15,5 @@
 #define A64_TRAP_IRQ	 1
 #define A64_TRAP_FIQ	 2
 #define A64_TRAP_SERROR	 3
-#define A64_TRAP_AARCH32 4
 
 #endif

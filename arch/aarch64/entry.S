@@ -121,10 +121,10 @@ a64_el2_vectors:
 	guest_vec A64_TRAP_IRQ
 	guest_vec A64_TRAP_FIQ
 	guest_vec A64_TRAP_SERROR
-	guest_vec A64_TRAP_AARCH32 /* lower EL, AArch32 (EL0 of a guest) */
-	guest_vec A64_TRAP_AARCH32
-	guest_vec A64_TRAP_AARCH32
-	guest_vec A64_TRAP_AARCH32
+	guest_vec A64_TRAP_SYNC /* lower EL, AArch32 (a guest's EL0): same ESR decoding */
+	guest_vec A64_TRAP_IRQ
+	guest_vec A64_TRAP_FIQ
+	guest_vec A64_TRAP_SERROR
 
 /* a64_fp_save(state) / a64_fp_restore(state): V0-V31, FPSR, FPCR. */
 	.arch_extension fp

@@ -82,8 +82,13 @@ extern char a64_el2_vectors[];
 /* ICC_SRE_EL2: SRE (0), DFB (1), DIB (2), Enable (3): EL1 uses the system-register GIC interface. */
 #define ICC_SRE_EL2_VALUE 0xfull
 
-/* ICH_HCR_EL2: En (0): the virtual CPU interface delivers list-register interrupts. */
+/*
+ * ICH_HCR_EL2: En (0): the virtual CPU interface delivers list-register interrupts.
+ * NPIE (3) is added while interrupts wait in software for a list register: the
+ * maintenance interrupt (PPI 25) then ends the guest's run once no LR is pending.
+ */
 #define ICH_HCR_VALUE 1ull
+#define ICH_HCR_NPIE  (1ull << 3)
 
 /* SCTLR_EL1 at reset of a vCPU: MMU and caches off, the RES1 bits (seed 002). */
 #define SCTLR_EL1_RESET 0x30C50830ull
@@ -171,6 +176,8 @@ static void reset_el1(struct vcpu_arch *arch)
 	for (unsigned i = 0; i < A64_MAX_LRS; i++)
 		arch->vgic.lr[i] = 0;
 	arch->vgic.ap0r0 = arch->vgic.ap1r0 = arch->vgic.vmcr = 0;
+	for (unsigned i = 0; i < CV_ARRAY_SIZE(arch->vgic.overflow); i++)
+		arch->vgic.overflow[i] = 0;
 	fp_release(arch);
 	arch->fp = (struct a64_fp_state){0};
 }
@@ -260,6 +267,19 @@ int arch_vcpu_set_return_value(struct vcpu_arch *arch, uint64_t val)
 	return 0;
 }
 
+static bool overflow_empty(const struct a64_vgic *g)
+{
+	for (unsigned i = 0; i < CV_ARRAY_SIZE(g->overflow); i++)
+		if (g->overflow[i])
+			return false;
+	return true;
+}
+
+/*
+ * Makes vector pending in a list register, or in the software overflow set when every
+ * LR is taken (IHI 0069 6.1: the hypervisor keeps the rest and refills). Runs on the
+ * vCPU's own CPU outside the guest, so the saved LR copies are current.
+ */
 int arch_vcpu_inject_interrupt(struct vcpu_arch *arch, uint32_t vector)
 {
 	unsigned n = nr_lrs(), free_lr = A64_MAX_LRS;
@@ -268,19 +288,39 @@ int arch_vcpu_inject_interrupt(struct vcpu_arch *arch, uint32_t vector)
 		return -CV_ERANGE;
 	if (n > A64_MAX_LRS)
 		n = A64_MAX_LRS;
-	/* The saved copies are current: this runs on the vCPU's own CPU, outside the guest. */
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t lr = arch->vgic.lr[i];
 
-		if ((lr & LR_STATE_MASK) && (uint32_t)lr == vector && (lr & LR_STATE_MASK) == LR_PENDING)
+		if ((lr & LR_STATE_MASK) == LR_PENDING && (uint32_t)lr == vector)
 			return 0; /* already pending: interrupts are levels of "pending", not counts */
 		if (!(lr & LR_STATE_MASK) && free_lr == A64_MAX_LRS)
 			free_lr = i;
 	}
-	if (free_lr == A64_MAX_LRS)
-		return -CV_EBUSY; /* every list register in use; a software overflow queue is future work */
+	if (free_lr == A64_MAX_LRS) {
+		arch->vgic.overflow[vector / 64] |= 1ull << (vector % 64);
+		return 0;
+	}
 	arch->vgic.lr[free_lr] = LR_PENDING | LR_GROUP1 | LR_PRIO(0xa0) | vector;
 	return 0;
+}
+
+/* Moves overflowed interrupts into free list registers, lowest INTID first. */
+static void refill_lrs(struct vcpu_arch *arch, unsigned n)
+{
+	for (unsigned w = 0; w < CV_ARRAY_SIZE(arch->vgic.overflow); w++) {
+		while (arch->vgic.overflow[w]) {
+			uint32_t vector = w * 64 + (uint32_t)__builtin_ctzll(arch->vgic.overflow[w]);
+			unsigned i;
+
+			for (i = 0; i < n; i++)
+				if (!(arch->vgic.lr[i] & LR_STATE_MASK))
+					break;
+			if (i == n)
+				return;
+			arch->vgic.overflow[w] &= arch->vgic.overflow[w] - 1;
+			arch->vgic.lr[i] = LR_PENDING | LR_GROUP1 | LR_PRIO(0xa0) | vector;
+		}
+	}
 }
 
 void arch_vcpu_kick(struct vcpu_arch *arch)
@@ -396,12 +436,15 @@ static void restore_guest(struct vcpu_arch *a)
 	write_sysreg(s->cntv_ctl_el0, cntv_ctl_el0);
 	write_sysreg(s->cntp_cval_el0, cntp_cval_el0);
 	write_sysreg(s->cntp_ctl_el0, cntp_ctl_el0);
-	for (unsigned i = 0; i < n && i < A64_MAX_LRS; i++)
+	if (n > A64_MAX_LRS)
+		n = A64_MAX_LRS;
+	refill_lrs(a, n);
+	for (unsigned i = 0; i < n; i++)
 		write_lr(i, a->vgic.lr[i]);
 	write_sysreg(a->vgic.ap0r0, ICH_AP0R0_EL2);
 	write_sysreg(a->vgic.ap1r0, ICH_AP1R0_EL2);
 	write_sysreg(a->vgic.vmcr, ICH_VMCR_EL2);
-	write_sysreg(a->vgic.hcr, ICH_HCR_EL2);
+	write_sysreg(a->vgic.hcr | (overflow_empty(&a->vgic) ? 0 : ICH_HCR_NPIE), ICH_HCR_EL2);
 	/* HCR_EL2 last: from here on the EL1&0 regime is the guest's. */
 	write_sysreg(s->hcr_el2, hcr_el2);
 	isb();
@@ -889,11 +932,8 @@ int arch_vcpu_run(struct vcpu_arch *arch, struct vcpu_exit *exit)
 			break;
 		default:
 			hal_log(HAL_LOG_ERROR, "vm %u vcpu %u: %s from the guest (ESR %#lx, PC %#lx): vCPU stopped",
-				arch->vm_id, arch->vcpu_id,
-				kind == A64_TRAP_FIQ	  ? "FIQ"
-				: kind == A64_TRAP_SERROR ? "SError"
-							  : "exception from AArch32",
-				t.esr, arch->ctx.elr);
+				arch->vm_id, arch->vcpu_id, kind == A64_TRAP_FIQ ? "FIQ" : "SError", t.esr,
+				arch->ctx.elr);
 			r = TRAP_FAIL;
 			break;
 		}

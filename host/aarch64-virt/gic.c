@@ -88,7 +88,8 @@ void gic_init_cpu(void)
 	wr32(sgi + GICR_IGROUPR0, 0xffffffffu);
 	for (unsigned i = 0; i < 32; i += 4)
 		wr32(sgi + GICR_IPRIORITYR + i, HOST_PRIO * 0x01010101u);
-	wr32(sgi + GICR_ISENABLER0, (1u << PLAT_SGI_WAKE) | (1u << PLAT_PPI_HYP_TIMER));
+	/* The GICv3 maintenance interrupt (PPI 25) ends a guest's run so list registers can be refilled. */
+	wr32(sgi + GICR_ISENABLER0, (1u << PLAT_SGI_WAKE) | (1u << PLAT_PPI_HYP_TIMER) | (1u << 25));
 
 	/*
 	 * ICC_SRE_EL2: SRE (system registers), DFB and DIB (no legacy bypass) and Enable (EL1

@@ -23,7 +23,7 @@
 #include <cvisor/vm.h>
 #include <cvisor/vmm.h>
 
-#include "../../devices/pl011.h"
+#include <cvisor/pl011.h>
 #include "platform.h"
 
 #define GUEST_RAM_GPA	   0x40000000ul

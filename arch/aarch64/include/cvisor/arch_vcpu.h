@@ -51,6 +51,8 @@ struct a64_fp_state {
 struct a64_vgic {
 	uint64_t lr[A64_MAX_LRS];
 	uint64_t vmcr, ap1r0, ap0r0, hcr;
+	/* Pending INTIDs that found no free list register, refilled on entry (bit n = INTID n). */
+	uint64_t overflow[1024 / 64];
 };
 
 struct vm_arch {

@@ -3,11 +3,11 @@
  * The guest-facing emulated PL011 UART (ARM DDI 0183): enough of the register file for
  * a polling guest (DR, RSR/ECR, FR, ILPR, IBRD, FBRD, LCR_H, CR, IFLS, IMSC, RIS, MIS,
  * ICR, DMACR, the PrimeCell ID registers). TX only: received data is never available,
- * and the interrupt line is not wired. Output is handed to a sink one line at a time,
- * so lines of several vCPUs never mix. Built for ARCH=aarch64 (the AArch64 guests' UART).
+ * and the interrupt line is not wired. Output goes to a sink one line at a time,
+ * so lines of several vCPUs never mix. Freestanding (the AArch64 guests' UART; unit-tested hosted).
  */
-#ifndef CVISOR_DEVICES_PL011_H
-#define CVISOR_DEVICES_PL011_H
+#ifndef CVISOR_PL011_H
+#define CVISOR_PL011_H
 
 #include <cvisor/device.h>
 #include <cvisor/exit.h>
@@ -50,4 +50,4 @@ extern const struct device_ops pl011_ops;
  */
 int vm_add_pl011(struct vm *vm, uint64_t base, void (*sink)(void *ctx, const char *line, size_t len), void *ctx);
 
-#endif /* CVISOR_DEVICES_PL011_H */
+#endif /* CVISOR_PL011_H */
