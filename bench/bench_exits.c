@@ -138,6 +138,9 @@ int main(void)
 		printf("bench: no /dev/kvm, nothing measured\n");
 		return 0;
 	}
+	/* One CPU for the whole run: no migrations between (or inside) the rounds. */
+	if (hal_task_pin_self(1ull << (hal_cpu_count() - 1)) < 0)
+		printf("bench: could not pin to one CPU; expect more noise\n");
 	printf("exit cost, ns per exit: %u rounds of %u exits, raw and cvisor alternating\n", ROUNDS, EXITS_PER_ROUND);
 	printf("%-10s %10s %10s %10s %10s %10s\n", "exit", "raw med", "raw min", "cvisor med", "cvisor min",
 	       "overhead");
