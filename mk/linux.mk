@@ -27,3 +27,36 @@ CHECK_DEPS += $(LINUX_INITRD)
 endif
 CHECK_TESTS += tests/linux/direct-boot.sh
 endif
+
+# ---- boot/: the arm64 boot protocol and device trees, host builds and tests ----
+# boot/*.c is freestanding (it also runs at EL2); boot/host/ is the Linux-side part (files,
+# zlib). On the host, libfdt is Debian's amd64 libfdt-dev.
+BOOT_SRCS := boot/linux-arm64.c boot/fdt.c
+BOOT_HOST_SRCS := boot/host/image.c core/errors.c
+BOOT_LDLIBS := -lfdt -lz
+ifeq ($(ARCH),x86_64)
+$(eval $(call variant,boot,-O2,fake))
+$(eval $(call variant,boot-asan,-O1 $(SAN_ASAN),fake))
+
+# The command-line front end (boot/host/cvisor-boot.c): scripts and tests use it.
+CVISOR_BOOT := $(BUILD)/cvisor-boot
+BOOT_TOOL_OBJS := $(patsubst %.c,$(BUILD)/boot/%.o,boot/host/cvisor-boot.c $(BOOT_HOST_SRCS) $(BOOT_SRCS))
+$(CVISOR_BOOT): $(BOOT_TOOL_OBJS)
+	$(HOSTCC) -o $@ $^ $(BOOT_LDLIBS)
+
+# cmocka tests, plain and under ASan+UBSan (they feed the parsers truncated input).
+BOOT_TEST_NAMES := test_linux_arm64 test_fdt
+define boot_test
+$(BUILD)/$(1)/tests/linux/%: $(BUILD)/$(1)/tests/linux/%.o $(patsubst %.c,$(BUILD)/$(1)/%.o,$(BOOT_HOST_SRCS) $(BOOT_SRCS))
+	$$(HOSTCC) $(2) -o $$@ $$^ -lcmocka $(BOOT_LDLIBS)
+endef
+$(eval $(call boot_test,boot,))
+$(eval $(call boot_test,boot-asan,$(SAN_ASAN)))
+BOOT_TESTS := $(foreach v,boot boot-asan,$(patsubst %,$(BUILD)/$(v)/tests/linux/%,$(BOOT_TEST_NAMES)))
+.SECONDARY: $(foreach v,boot boot-asan,$(patsubst %,$(BUILD)/$(v)/tests/linux/%.o,$(BOOT_TEST_NAMES)) \
+	$(patsubst %.c,$(BUILD)/$(v)/%.o,$(BOOT_HOST_SRCS) $(BOOT_SRCS)))
+
+ALL_TARGETS += $(CVISOR_BOOT)
+CHECK_DEPS += $(CVISOR_BOOT) $(BOOT_TESTS)
+CHECK_TESTS += $(BOOT_TESTS) tests/linux/boot-freestanding.sh
+endif

@@ -1,5 +1,7 @@
 # cvisor.test=smp: what tests/linux (and later the hypervisor's Linux tests) assert.
 # Every line starts with "cvisor-test: " so the host can pick them out of the console.
+# Which device tree the kernel got (cvisor's says "cvisor guest").
+echo "cvisor-test: model $(tr -d '\0' </proc/device-tree/model 2>/dev/null)"
 echo "cvisor-test: cpus $(grep -c ^processor /proc/cpuinfo)"
 echo "cvisor-test: online $(cat /sys/devices/system/cpu/online)"
 # The host timestamps these two lines; the guest's own clock travels on them.
