@@ -152,7 +152,7 @@ int arch_vcpu_create(struct vcpu_arch *arch, uint32_t vm_id, uint32_t vcpu_id, c
 	atomic_init(&arch->running_mpidr, 0);
 	atomic_init(&arch->kick_pending, false);
 	arch->fp_cpu = -1;
-	return 0;
+	return hal_waitq_create(&arch->sched_wq);
 }
 
 /*
@@ -244,6 +244,10 @@ void arch_vcpu_destroy(struct vcpu_arch *arch)
 {
 	int cpu = arch->fp_cpu;
 
+	if (arch->sched_wq) {
+		hal_waitq_destroy(arch->sched_wq);
+		arch->sched_wq = NULL;
+	}
 	if (cpu >= 0) {
 		struct vcpu_arch *expected = arch;
 		atomic_compare_exchange_strong(&fp_owner[cpu], &expected, NULL);
@@ -859,12 +863,26 @@ static const ec_handler ec_handlers[EC_MAX + 1] = {
 };
 #pragma GCC diagnostic pop
 
+static bool always(void *arg)
+{
+	(void)arg;
+	return true;
+}
+
+/*
+ * A host interrupt: the scheduler's wake-up SGI or kick, the end of a time slice, the
+ * vGIC maintenance interrupt. It is acknowledged here, then the task passes a scheduling
+ * point: hal_wait_until with a true condition returns at once, after letting waiting
+ * tasks of this CPU run on a host that time-shares CPUs (the bare-metal one does). The
+ * guest's state is saved, so another vCPU may use this CPU meanwhile.
+ */
 static enum trap_result handle_irq(struct vcpu_arch *arch, struct vcpu_exit *exit)
 {
 	uint64_t intid = read_sysreg(ICC_IAR1_EL1) & 0xffffff;
 
 	if (intid < 1020)
 		write_sysreg(intid, ICC_EOIR1_EL1);
+	hal_wait_until(arch->sched_wq, always, NULL, 0);
 	/* Whatever it was, the VMM now looks at its requests: a pending kick is served. */
 	atomic_store(&arch->kick_pending, false);
 	exit->kind = VCPU_EXIT_EXTERNAL_INTERRUPT;

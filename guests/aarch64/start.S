@@ -119,3 +119,38 @@ guest_l1:
 	.balign 16
 stacks:
 	.space STACK_SIZE * 8
+
+/*
+ * fp_fill(pattern): V0-V31 = pattern + register number in every 64-bit lane; FPCR too.
+ * fp_check(pattern): the number of registers (and FPCR) that no longer hold it.
+ * For the FP/SIMD switching test; the guests' C code is built -mgeneral-regs-only.
+ */
+	.text
+	.arch_extension fp
+	.arch_extension simd
+	.globl fp_fill, fp_check
+fp_fill:
+	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	add	x1, x0, #\n
+	dup	v\n\().2d, x1
+	.endr
+	mov	x1, #(1 << 24) /* FPCR.FZ */
+	msr	fpcr, x1
+	ret
+fp_check:
+	mov	x2, #0
+	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	add	x1, x0, #\n
+	mov	x3, v\n\().d[0]
+	mov	x4, v\n\().d[1]
+	cmp	x3, x1
+	cinc	x2, x2, ne
+	cmp	x4, x1
+	cinc	x2, x2, ne
+	.endr
+	mrs	x1, fpcr
+	mov	x3, #(1 << 24)
+	cmp	x1, x3
+	cinc	x2, x2, ne
+	mov	x0, x2
+	ret

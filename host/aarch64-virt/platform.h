@@ -19,8 +19,14 @@
 
 /* SGIs the host uses: a scheduler wake-up, also used by the backend's kick (arch_vcpu.h). */
 #define PLAT_SGI_WAKE 0u
-/* The EL2 physical timer PPI (CNTHP), armed only while a CPU idles with a timed sleeper. */
+/*
+ * The EL2 physical timer PPI (CNTHP): the scheduler's only timer. While a task runs it
+ * ends the time slice (other tasks are waiting) or wakes a timed sleeper; in the idle
+ * loop it wakes the CPU for a timed sleeper. It reaches the scheduler as an IRQ exit of
+ * the guest, after which the backend passes through hal_wait_until (a scheduling point).
+ */
 #define PLAT_PPI_HYP_TIMER 26u
+#define PLAT_SLICE_NS	   10000000ull /* 10 ms */
 
 #define read_sysreg(r)                                                                                                 \
 	({                                                                                                             \
@@ -91,13 +97,13 @@ struct hal_task {
 	struct hal_task *wq_next;
 	struct hal_task *all_next; /* every task of the CPU, for deadlines */
 	struct hal_waitq *join_wq;
+	struct vcpu *vcpu_slot; /* the HAL's current-vCPU slot: per task, like a hosted thread's */
 };
 
 /* Per physical CPU data, reached through TPIDR_EL2. */
 struct percpu {
 	unsigned id;
 	uint64_t mpidr;
-	struct vcpu *current_vcpu; /* the HAL's current-vCPU slot */
 	struct hal_task *current;
 	struct hal_task idle;
 	spinlock_t rq_lock; /* protects rq_head/rq_tail, all_tasks and every task's state/queued */

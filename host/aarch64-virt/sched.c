@@ -6,6 +6,13 @@
  * context is its idle task, which sleeps in WFI when nothing is runnable. Waking a task
  * of another CPU puts it on that CPU's run queue and sends it an SGI.
  *
+ * Time slices: a task is only ever switched out at a scheduling point (it blocks, returns,
+ * or calls hal_wait_until, which on this host always passes through the scheduler).
+ * Guest code is the only long-running code, so a vCPU task is preempted like this: when
+ * other tasks wait for its CPU, the EL2 timer is armed for the end of the slice; its
+ * interrupt ends the guest's run (HCR_EL2.IMO), and the backend calls hal_wait_until on
+ * every IRQ exit. A task woken from another CPU gets there through the wake-up SGI.
+ *
  * Lock order: a wait queue's lock, then a CPU's run-queue lock (wake-ups happen under
  * the wait queue's lock, so a sleeper that has checked its condition and published
  * itself as BLOCKED cannot miss one). A task's state and queued flag belong to the
@@ -61,9 +68,14 @@ unsigned hal_cpu_count(void)
 	return plat_ncpus;
 }
 
+/*
+ * Per task: a vCPU task may be switched out inside arch_vcpu_run (time slice), and the
+ * task that runs next on the CPU operates on its own vCPU (DESIGN.md asks per CPU; with
+ * preemption per task is the same rule, as per thread is when hosted).
+ */
 struct vcpu **hal_current_vcpu_slot(void)
 {
-	return &this_cpu()->current_vcpu;
+	return &this_cpu()->current->vcpu_slot;
 }
 
 /* Caller holds pc->rq_lock. */
@@ -103,10 +115,53 @@ static void all_remove(struct percpu *pc, struct hal_task *t)
 	}
 }
 
+/* Caller holds pc->rq_lock: the earliest deadline of a timed sleeper (0: none). */
+static uint64_t earliest_deadline(struct percpu *pc)
+{
+	uint64_t earliest = 0;
+
+	for (struct hal_task *t = pc->all_tasks; t; t = t->all_next)
+		if (t->state == TASK_BLOCKED && t->deadline && (!earliest || t->deadline < earliest))
+			earliest = t->deadline;
+	return earliest;
+}
+
+/*
+ * Caller holds pc->rq_lock and runs on pc: arms the EL2 timer for a task about to run
+ * (or running): the end of its slice when others wait, or the earliest timed sleeper.
+ * Rewriting it also quiets a timer that has fired (its interrupt is a level).
+ */
+static void arm_task_timer(struct percpu *pc)
+{
+	uint64_t when = pc->rq_head ? now_ticks() + ns_to_ticks(PLAT_SLICE_NS) : 0;
+	uint64_t earliest = earliest_deadline(pc);
+
+	if (earliest && (!when || earliest < when))
+		when = earliest;
+	if (when) {
+		write_sysreg(when, cnthp_cval_el2);
+		write_sysreg(1, cnthp_ctl_el2);
+	} else {
+		write_sysreg(0, cnthp_ctl_el2);
+	}
+	isb();
+}
+
 static void kick_cpu(unsigned cpu)
 {
-	if (cpu != hal_cpu_id())
+	struct percpu *pc;
+
+	if (cpu != hal_cpu_id()) {
 		gic_send_sgi(cpu_of(cpu)->mpidr, PLAT_SGI_WAKE);
+		return;
+	}
+	/* Our own CPU: a running task must now share it, so its slice gets an end. */
+	pc = this_cpu();
+	if (!pc->current->idle) {
+		spin_lock(&pc->rq_lock);
+		arm_task_timer(pc);
+		spin_unlock(&pc->rq_lock);
+	}
 }
 
 /* Makes a blocked task runnable on its CPU. */
@@ -183,6 +238,8 @@ static void schedule(void)
 		next = &pc->idle;
 	if (cur->state == TASK_DEAD || cur->state == TASK_MIGRATING)
 		all_remove(pc, cur);
+	if (!next->idle)
+		arm_task_timer(pc); /* the idle loop arms its own */
 	spin_unlock(&pc->rq_lock);
 	if (next == cur)
 		return;
@@ -221,16 +278,14 @@ _Noreturn void sched_idle_loop(void)
 	struct percpu *pc = this_cpu();
 
 	for (;;) {
-		uint64_t earliest = 0;
+		uint64_t earliest;
 		bool runnable;
 
 		schedule();
 		spin_lock(&pc->rq_lock);
 		expire_deadlines(pc);
 		runnable = pc->rq_head != NULL;
-		for (struct hal_task *t = pc->all_tasks; t; t = t->all_next)
-			if (t->state == TASK_BLOCKED && t->deadline && (!earliest || t->deadline < earliest))
-				earliest = t->deadline;
+		earliest = earliest_deadline(pc);
 		spin_unlock(&pc->rq_lock);
 		if (runnable)
 			continue;
@@ -242,8 +297,10 @@ _Noreturn void sched_idle_loop(void)
 		if (earliest) {
 			write_sysreg(earliest, cnthp_cval_el2);
 			write_sysreg(1, cnthp_ctl_el2);
-			isb();
+		} else {
+			write_sysreg(0, cnthp_ctl_el2);
 		}
+		isb();
 		__asm__ volatile("dsb sy; wfi" ::: "memory");
 		write_sysreg(0, cnthp_ctl_el2);
 		gic_drain();
@@ -386,6 +443,12 @@ int hal_wait_until(struct hal_waitq *wq, bool (*cond)(void *arg), void *arg, uin
 	if (self->idle)
 		hal_fatal("hal_wait_until from a CPU's idle context");
 	spin_lock(&wq->lock);
+	if (cond(arg)) {
+		/* Nothing to wait for: still a scheduling point, so a long-running vCPU task yields. */
+		spin_unlock(&wq->lock);
+		schedule();
+		return 0;
+	}
 	while (!cond(arg)) {
 		if (deadline && now_ticks() >= deadline) {
 			ret = -CV_ETIMEDOUT;

@@ -78,7 +78,8 @@ struct vcpu_arch {
 	_Atomic int running_cpu; /* physical CPU index while in guest mode, else -1 */
 	_Atomic uint64_t running_mpidr;
 	_Atomic bool kick_pending;
-	int fp_cpu; /* physical CPU holding this vCPU's FP registers live, or -1 */
+	struct hal_waitq *sched_wq; /* for the scheduling point after an IRQ exit */
+	int fp_cpu;		    /* physical CPU holding this vCPU's FP registers live, or -1 */
 	bool bound;
 	bool off;		       /* PSCI CPU_OFF: EL1 state is reset when CPU_ON gives a new entry */
 	enum vcpu_exit_kind last_exit; /* the last exit returned and what caused it: */
