@@ -60,3 +60,9 @@ ALL_TARGETS += $(CVISOR_BOOT)
 CHECK_DEPS += $(CVISOR_BOOT) $(BOOT_TESTS)
 CHECK_TESTS += $(BOOT_TESTS) tests/linux/boot-freestanding.sh
 endif
+
+# ---- make bench-linux: boot-to-init under cvisor and directly under QEMU (bench/linux) ----
+.PHONY: bench-linux
+bench-linux: $(LINUX_INITRD)
+	@bench/linux/boot-to-init.sh
+BENCH_TARGETS += bench-linux
