@@ -34,15 +34,18 @@ endif
 BOOT_SRCS := boot/linux-arm64.c boot/fdt.c
 BOOT_HOST_SRCS := boot/host/image.c core/errors.c
 BOOT_LDLIBS := -lfdt -lz
-ifeq ($(ARCH),x86_64)
+# The command-line front end (boot/host/cvisor-boot.c), a host program in every ARCH's
+# build (build/<ARCH>/cvisor-boot): scripts and tests use it to check images and write DTBs.
 $(eval $(call variant,boot,-O2,fake))
-$(eval $(call variant,boot-asan,-O1 $(SAN_ASAN),fake))
-
-# The command-line front end (boot/host/cvisor-boot.c): scripts and tests use it.
 CVISOR_BOOT := $(BUILD)/cvisor-boot
 BOOT_TOOL_OBJS := $(patsubst %.c,$(BUILD)/boot/%.o,boot/host/cvisor-boot.c $(BOOT_HOST_SRCS) $(BOOT_SRCS))
 $(CVISOR_BOOT): $(BOOT_TOOL_OBJS)
 	$(HOSTCC) -o $@ $^ $(BOOT_LDLIBS)
+.PHONY: cvisor-boot
+cvisor-boot: $(CVISOR_BOOT)
+
+ifeq ($(ARCH),x86_64)
+$(eval $(call variant,boot-asan,-O1 $(SAN_ASAN),fake))
 
 # cmocka tests, plain and under ASan+UBSan (they feed the parsers truncated input).
 BOOT_TEST_NAMES := test_linux_arm64 test_fdt
@@ -56,10 +59,10 @@ BOOT_TESTS := $(foreach v,boot boot-asan,$(patsubst %,$(BUILD)/$(v)/tests/linux/
 .SECONDARY: $(foreach v,boot boot-asan,$(patsubst %,$(BUILD)/$(v)/tests/linux/%.o,$(BOOT_TEST_NAMES)) \
 	$(patsubst %.c,$(BUILD)/$(v)/%.o,$(BOOT_HOST_SRCS) $(BOOT_SRCS)))
 
-ALL_TARGETS += $(CVISOR_BOOT)
 CHECK_DEPS += $(CVISOR_BOOT) $(BOOT_TESTS)
 CHECK_TESTS += $(BOOT_TESTS) tests/linux/boot-freestanding.sh
 endif
+ALL_TARGETS += $(CVISOR_BOOT)
 
 # ---- make bench-linux: boot-to-init under cvisor and directly under QEMU (bench/linux) ----
 .PHONY: bench-linux
