@@ -6,7 +6,7 @@
 # In the default (x86_64) build, `make check` builds these with a recursive make and
 # runs tests/aarch64/*.sh under qemu-system-aarch64.
 
-A64_GUESTS := hello hypercall sysreg smp noisv irq nodev reset timeshare demo
+A64_GUESTS := hello hypercall sysreg smp noisv irq nodev reset timeshare bench demo
 A64_CPUS_smp := 4
 A64_CPUS_demo := 4
 A64_CPUS_timeshare := 2

@@ -102,6 +102,14 @@ extern char a64_el2_vectors[];
 /* The vCPU whose FP/SIMD registers are live on each physical CPU (lazy switch). */
 static struct vcpu_arch *_Atomic fp_owner[MAX_PCPUS];
 
+/*
+ * The vCPU whose EL1 registers are live on each physical CPU. EL2 never uses the EL1&0
+ * regime, so when the same vCPU enters again on the same CPU and nothing rewrote its
+ * saved copy (sys_dirty), the registers are still right and are not written again:
+ * under QEMU, writing SCTLR_EL1, TCR_EL1 or HCR_EL2.VM flushes its whole TLB.
+ */
+static struct vcpu_arch *_Atomic el1_owner[MAX_PCPUS];
+
 static unsigned nr_lrs(void)
 {
 	return (unsigned)(read_sysreg(ICH_VTR_EL2) & 0x1f) + 1;
@@ -172,6 +180,7 @@ static void reset_el1(struct vcpu_arch *arch)
 	arch->sys.vpidr_el2 = keep.vpidr_el2;
 	arch->sys.cntvoff_el2 = keep.cntvoff_el2;
 	arch->sys.sctlr_el1 = SCTLR_EL1_RESET;
+	arch->sys_dirty = true;
 	arch->ctx.spsr = SPSR_EL1H_DAIF;
 	for (unsigned i = 0; i < A64_MAX_LRS; i++)
 		arch->vgic.lr[i] = 0;
@@ -197,6 +206,7 @@ int arch_vcpu_set_ept_root(struct vcpu_arch *arch, hpa_t root)
 	if (!arch->vm || (root.v & 0xfff))
 		return -CV_EINVAL;
 	arch->sys.vttbr_el2 = root.v | ((uint64_t)arch->vm->vmid << 48);
+	arch->sys_dirty = true;
 	return 0;
 }
 
@@ -209,6 +219,7 @@ int arch_vcpu_setup(struct vcpu_arch *arch, const struct arch_vcpu_setup_cfg *cf
 	arch->sys.vmpidr_el2 = arch->mpidr;
 	arch->sys.vpidr_el2 = read_sysreg(midr_el1);
 	arch->sys.cntvoff_el2 = 0;
+	arch->sys_dirty = true;
 	arch->vgic.hcr = ICH_HCR_VALUE;
 	return 0;
 }
@@ -244,6 +255,11 @@ void arch_vcpu_destroy(struct vcpu_arch *arch)
 {
 	int cpu = arch->fp_cpu;
 
+	/* Its memory may become another vCPU's: no CPU may believe it still holds its state. */
+	for (unsigned i = 0; i < MAX_PCPUS; i++) {
+		struct vcpu_arch *expected = arch;
+		atomic_compare_exchange_strong(&el1_owner[i], &expected, NULL);
+	}
 	if (arch->sched_wq) {
 		hal_waitq_destroy(arch->sched_wq);
 		arch->sched_wq = NULL;
@@ -404,42 +420,59 @@ static uint64_t read_lr(unsigned i)
 	return v;
 }
 
-static void restore_guest(struct vcpu_arch *a)
+static void restore_guest(struct vcpu_arch *a, unsigned cpu)
 {
 	const struct a64_guest_sysregs *s = &a->sys;
 	unsigned n = nr_lrs();
 
-	write_sysreg(a->vm->vtcr, vtcr_el2);
-	write_sysreg(s->vttbr_el2, vttbr_el2);
-	write_sysreg(s->vmpidr_el2, vmpidr_el2);
-	write_sysreg(s->vpidr_el2, vpidr_el2);
-	write_sysreg(s->cntvoff_el2, cntvoff_el2);
-	write_sysreg(s->sctlr_el1, sctlr_el1);
-	write_sysreg(s->cntkctl_el1, cntkctl_el1);
-	write_sysreg(s->sp_el1, sp_el1);
-	write_sysreg(s->elr_el1, elr_el1);
-	write_sysreg(s->spsr_el1, spsr_el1);
-	write_sysreg(s->vbar_el1, vbar_el1);
-	write_sysreg(s->esr_el1, esr_el1);
-	write_sysreg(s->far_el1, far_el1);
-	write_sysreg(s->afsr0_el1, afsr0_el1);
-	write_sysreg(s->afsr1_el1, afsr1_el1);
-	write_sysreg(s->par_el1, par_el1);
-	write_sysreg(s->ttbr0_el1, ttbr0_el1);
-	write_sysreg(s->ttbr1_el1, ttbr1_el1);
-	write_sysreg(s->tcr_el1, tcr_el1);
-	write_sysreg(s->mair_el1, mair_el1);
-	write_sysreg(s->amair_el1, amair_el1);
-	write_sysreg(s->contextidr_el1, contextidr_el1);
-	write_sysreg(s->tpidr_el0, tpidr_el0);
-	write_sysreg(s->tpidrro_el0, tpidrro_el0);
-	write_sysreg(s->tpidr_el1, tpidr_el1);
-	write_sysreg(s->cpacr_el1, cpacr_el1);
-	write_sysreg(s->csselr_el1, csselr_el1);
-	write_sysreg(s->cntv_cval_el0, cntv_cval_el0);
-	write_sysreg(s->cntv_ctl_el0, cntv_ctl_el0);
-	write_sysreg(s->cntp_cval_el0, cntp_cval_el0);
-	write_sysreg(s->cntp_ctl_el0, cntp_ctl_el0);
+	if (atomic_load(&el1_owner[cpu]) != a || a->sys_dirty) {
+		bool other = atomic_load(&el1_owner[cpu]) != a;
+
+		write_sysreg(a->vm->vtcr, vtcr_el2);
+		write_sysreg(s->vttbr_el2, vttbr_el2);
+		write_sysreg(s->vmpidr_el2, vmpidr_el2);
+		write_sysreg(s->vpidr_el2, vpidr_el2);
+		write_sysreg(s->cntvoff_el2, cntvoff_el2);
+		write_sysreg(s->sctlr_el1, sctlr_el1);
+		write_sysreg(s->cntkctl_el1, cntkctl_el1);
+		write_sysreg(s->sp_el1, sp_el1);
+		write_sysreg(s->elr_el1, elr_el1);
+		write_sysreg(s->spsr_el1, spsr_el1);
+		write_sysreg(s->vbar_el1, vbar_el1);
+		write_sysreg(s->esr_el1, esr_el1);
+		write_sysreg(s->far_el1, far_el1);
+		write_sysreg(s->afsr0_el1, afsr0_el1);
+		write_sysreg(s->afsr1_el1, afsr1_el1);
+		write_sysreg(s->par_el1, par_el1);
+		write_sysreg(s->ttbr0_el1, ttbr0_el1);
+		write_sysreg(s->ttbr1_el1, ttbr1_el1);
+		write_sysreg(s->tcr_el1, tcr_el1);
+		write_sysreg(s->mair_el1, mair_el1);
+		write_sysreg(s->amair_el1, amair_el1);
+		write_sysreg(s->contextidr_el1, contextidr_el1);
+		write_sysreg(s->tpidr_el0, tpidr_el0);
+		write_sysreg(s->tpidrro_el0, tpidrro_el0);
+		write_sysreg(s->tpidr_el1, tpidr_el1);
+		write_sysreg(s->cpacr_el1, cpacr_el1);
+		write_sysreg(s->csselr_el1, csselr_el1);
+		write_sysreg(s->cntv_cval_el0, cntv_cval_el0);
+		write_sysreg(s->cntv_ctl_el0, cntv_ctl_el0);
+		write_sysreg(s->cntp_cval_el0, cntp_cval_el0);
+		write_sysreg(s->cntp_ctl_el0, cntp_ctl_el0);
+		if (other) {
+			/*
+			 * Another vCPU ran here last. If it was of the same VM (same VMID),
+			 * this CPU's TLB may hold its stage-1 entries, which need not match
+			 * ours: drop this VMID's entries here (as KVM does on a vCPU switch).
+			 */
+			write_sysreg(s->hcr_el2, hcr_el2);
+			isb();
+			__asm__ volatile("tlbi vmalle1" ::: "memory");
+			dsb(nsh);
+			atomic_store(&el1_owner[cpu], a);
+		}
+		a->sys_dirty = false;
+	}
 	if (n > A64_MAX_LRS)
 		n = A64_MAX_LRS;
 	refill_lrs(a, n);
@@ -449,8 +482,9 @@ static void restore_guest(struct vcpu_arch *a)
 	write_sysreg(a->vgic.ap1r0, ICH_AP1R0_EL2);
 	write_sysreg(a->vgic.vmcr, ICH_VMCR_EL2);
 	write_sysreg(a->vgic.hcr | (overflow_empty(&a->vgic) ? 0 : ICH_HCR_NPIE), ICH_HCR_EL2);
-	/* HCR_EL2 last: from here on the EL1&0 regime is the guest's. */
-	write_sysreg(s->hcr_el2, hcr_el2);
+	/* HCR_EL2 stays the guest's while EL2 runs (it only governs EL1&0): written when it differs. */
+	if (read_sysreg(hcr_el2) != s->hcr_el2)
+		write_sysreg(s->hcr_el2, hcr_el2);
 	isb();
 }
 
@@ -485,16 +519,17 @@ static void save_guest(struct vcpu_arch *a)
 	s->cntv_cval_el0 = read_sysreg(cntv_cval_el0);
 	s->cntp_ctl_el0 = read_sysreg(cntp_ctl_el0);
 	s->cntp_cval_el0 = read_sysreg(cntp_cval_el0);
-	/* The guest's timers must not fire into the host while it is out. */
-	write_sysreg(0, cntv_ctl_el0);
-	write_sysreg(0, cntp_ctl_el0);
+	/*
+	 * The guest's timers stay armed while it is out: their PPIs (27, 30) are not enabled
+	 * for the host, so they cannot interrupt it.
+	 */
 	for (unsigned i = 0; i < n && i < A64_MAX_LRS; i++)
 		a->vgic.lr[i] = read_lr(i);
 	a->vgic.ap0r0 = read_sysreg(ICH_AP0R0_EL2);
 	a->vgic.ap1r0 = read_sysreg(ICH_AP1R0_EL2);
 	a->vgic.vmcr = read_sysreg(ICH_VMCR_EL2);
+	/* No virtual interrupt or maintenance interrupt while EL2 runs. */
 	write_sysreg(0, ICH_HCR_EL2);
-	write_sysreg(HCR_HOST, hcr_el2);
 	isb();
 }
 
@@ -562,6 +597,7 @@ static void inject_sync(struct vcpu_arch *arch, uint64_t esr_el1, bool set_far, 
 		arch->sys.far_el1 = far;
 	arch->ctx.spsr = SPSR_EL1H_DAIF;
 	arch->ctx.elr = arch->sys.vbar_el1 + offset;
+	arch->sys_dirty = true;
 }
 
 static bool from_el0(const struct vcpu_arch *arch)
@@ -931,7 +967,7 @@ int arch_vcpu_run(struct vcpu_arch *arch, struct vcpu_exit *exit)
 			return 0;
 		}
 		fp_switch_in(arch, cpu);
-		restore_guest(arch);
+		restore_guest(arch, cpu);
 		kind = a64_guest_enter(arch);
 		t.esr = read_sysreg(esr_el2);
 		t.far = read_sysreg(far_el2);

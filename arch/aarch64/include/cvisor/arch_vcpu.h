@@ -81,6 +81,7 @@ struct vcpu_arch {
 	struct hal_waitq *sched_wq; /* for the scheduling point after an IRQ exit */
 	int fp_cpu;		    /* physical CPU holding this vCPU's FP registers live, or -1 */
 	bool bound;
+	bool sys_dirty;		       /* sys changed in software: restore it on the next entry */
 	bool off;		       /* PSCI CPU_OFF: EL1 state is reset when CPU_ON gives a new entry */
 	enum vcpu_exit_kind last_exit; /* the last exit returned and what caused it: */
 	uint64_t last_exit_pc;	       /* the trapping instruction's address */
