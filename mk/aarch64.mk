@@ -65,6 +65,9 @@ A64_IMAGES := $(A64)/cvisor.elf $(patsubst %,$(A64)/cvisor-%.elf,$(A64_GUESTS))
 ALL_TARGETS += $(A64_IMAGES)
 .PHONY: aarch64-images
 aarch64-images: $(A64_IMAGES)
+# `make ARCH=aarch64 PLATFORM=qemu-virt check` runs the QEMU tests of these images too.
+CHECK_DEPS += $(A64_IMAGES)
+CHECK_TESTS += $(sort $(wildcard tests/aarch64/*.sh))
 else
 # Default build: the PL011 is unit-tested on the fake arch (tests/unit/test_pl011.c),
 # and the QEMU tests of the bare-metal image join `make check`.

@@ -893,10 +893,17 @@ static enum trap_result handle_dabt(struct vcpu_arch *arch, const struct trap *t
  * range initialiser is then overridden on purpose, slot by slot. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
+/* clang-format off */
 static const ec_handler ec_handlers[EC_MAX + 1] = {
-    [0 ... EC_MAX] = handle_unknown, [EC_WFX] = handle_wfx,	  [EC_HVC64] = handle_hvc,     [EC_SMC64] = handle_smc,
-    [EC_SYS64] = handle_sys64,	     [EC_IABT_LOW] = handle_iabt, [EC_DABT_LOW] = handle_dabt,
+	[0 ... EC_MAX]	= handle_unknown, /* includes PAC (0x09), SVE (0x19), SME (0x1d): hidden, UNDEF */
+	[EC_WFX]	= handle_wfx,
+	[EC_HVC64]	= handle_hvc,
+	[EC_SMC64]	= handle_smc,
+	[EC_SYS64]	= handle_sys64,
+	[EC_IABT_LOW]	= handle_iabt,
+	[EC_DABT_LOW]	= handle_dabt,
 };
+/* clang-format on */
 #pragma GCC diagnostic pop
 
 static bool always(void *arg)
