@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The hosted HAL's memory, time, CPU and logging services (Linux user space). */
 #define _GNU_SOURCE
+#include <limits.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +34,7 @@ void *hal_alloc_pages(size_t npages)
 	if (npages == 0 || npages > SIZE_MAX / PAGE_SIZE)
 		return NULL;
 	/* Anonymous mappings are zeroed and page aligned; large guest RAM stays lazy. */
-	p = mmap(NULL, npages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		 -1, 0);
+	p = mmap(NULL, npages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -84,16 +85,22 @@ struct vcpu **hal_current_vcpu_slot(void)
 	return &current_vcpu;
 }
 
+/*
+ * CVISOR_LOG, read on the first call. Several vCPU threads may make that call at once:
+ * the cached value is atomic (each computes the same value, so whichever store wins is fine).
+ */
 static enum hal_log_level log_threshold(void)
 {
-	static int level = -1;
+	static _Atomic int level = INT_MIN; /* not read yet */
+	int l = atomic_load_explicit(&level, memory_order_relaxed);
 	const char *env;
 
-	if (level < 0) {
+	if (l == INT_MIN) {
 		env = getenv("CVISOR_LOG");
-		level = env ? atoi(env) : HAL_LOG_WARN;
+		l = env ? atoi(env) : HAL_LOG_WARN;
+		atomic_store_explicit(&level, l, memory_order_relaxed);
 	}
-	return (enum hal_log_level)level;
+	return (enum hal_log_level)l;
 }
 
 void hal_log(enum hal_log_level level, const char *fmt, ...)
