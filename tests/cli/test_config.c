@@ -515,12 +515,208 @@ static void test_examples(void **state)
 	globfree(&g);
 }
 
+/* ---- fuzzing: mutated configs never crash, leak or give a malformed message ---- */
+
+static uint64_t fuzz_rng = 0x2545F4914F6CDD1Dull;
+
+static unsigned fuzz_rand(unsigned n)
+{
+	fuzz_rng ^= fuzz_rng << 13;
+	fuzz_rng ^= fuzz_rng >> 7;
+	fuzz_rng ^= fuzz_rng << 17;
+	return (unsigned)(fuzz_rng % n);
+}
+
+/* Inserts s at pos of buf (length *len, capacity cap); false when it does not fit. */
+static bool fuzz_insert(char *buf, size_t *len, size_t cap, size_t pos, const char *s, size_t n)
+{
+	if (*len + n + 1 > cap)
+		return false;
+	memmove(buf + pos + n, buf + pos, *len - pos + 1);
+	memcpy(buf + pos, s, n);
+	*len += n;
+	return true;
+}
+
+/*
+ * One random change of a JSON text: a byte, a cut, a copied run, a hostile token, an end,
+ * or a value swapped for a hostile token with the syntax kept.
+ */
+static void fuzz_mutate(char *buf, size_t cap)
+{
+	static const char bytes[] = "{}[]\":,0123456789abcdefxXn_-.+eEMKGT \t\n\\/u\x01\x7f\xff";
+	static const char *const tokens[] = {
+	    "\"0xffffffffffffffff\"",
+	    "1e400",
+	    "-1",
+	    "-0",
+	    "18446744073709551616",
+	    "9007199254740993",
+	    "0.5",
+	    "\"\\u0000\"",
+	    "null",
+	    "true",
+	    "[]",
+	    "{}",
+	    "\"\"",
+	    "\"0x_1\"",
+	    "\"1T\"",
+	    "\"99999999999T\"",
+	    "\"0x\"",
+	    "\"base\"",
+	    "\"kernel\"",
+	    "\"memory_regions\"",
+	    "\"identical\"",
+	    "[0, 4096, 7, 1]",
+	    "\"stop\"",
+	    "\"\\ud800\"",
+	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+	};
+	size_t len = strlen(buf), pos = len ? fuzz_rand((unsigned)len + 1) : 0, n;
+	char tmp[256];
+
+	switch (fuzz_rand(8)) {
+	case 6: /* a value (after ':' or inside an array) replaced, the syntax kept */
+	case 7: {
+		const char *t = tokens[fuzz_rand(CV_ARRAY_SIZE(tokens))];
+		size_t end;
+
+		while (pos < len && buf[pos] != ':' && buf[pos] != '[')
+			pos++;
+		if (pos == len)
+			break;
+		pos++;
+		for (end = pos; end < len && !strchr(",}]", buf[end]); end++)
+			if (buf[end] == '[' || buf[end] == '{')
+				break;
+		memmove(buf + pos, buf + end, len - end + 1);
+		len -= end - pos;
+		fuzz_insert(buf, &len, cap, pos, t, strlen(t));
+		break;
+	}
+	case 0: /* one byte replaced */
+		if (pos < len)
+			buf[pos] = bytes[fuzz_rand(sizeof(bytes) - 1)];
+		break;
+	case 1: /* a run cut out */
+		n = 1 + fuzz_rand(12);
+		if (pos + n > len)
+			n = len - pos;
+		memmove(buf + pos, buf + pos + n, len - pos - n + 1);
+		break;
+	case 2: /* a run copied elsewhere */
+		n = 1 + fuzz_rand(40);
+		if (pos + n > len)
+			n = len - pos;
+		if (n > sizeof(tmp))
+			n = sizeof(tmp);
+		memcpy(tmp, buf + pos, n);
+		fuzz_insert(buf, &len, cap, fuzz_rand((unsigned)len + 1), tmp, n);
+		break;
+	case 3: /* a hostile token */
+	case 4: {
+		const char *t = tokens[fuzz_rand(CV_ARRAY_SIZE(tokens))];
+
+		if (fuzz_rand(8) == 0) {
+			/* A string longer than any field (paths are 256 bytes, cmdline 1024). */
+			static char long_str[1100];
+
+			memset(long_str, 'a', sizeof(long_str) - 1);
+			long_str[0] = long_str[sizeof(long_str) - 2] = '"';
+			t = long_str;
+		}
+		fuzz_insert(buf, &len, cap, pos, t, strlen(t));
+		break;
+	}
+	default: /* the text ends early */
+		buf[pos] = '\0';
+		break;
+	}
+}
+
+/* The contract of a load: 0 with a config that checks, or one line "FILE..." and an error. */
+static void fuzz_check(int rc, const char *file, const char *text)
+{
+	if (rc > 0)
+		fail_msg("load returned %d for: %s", rc, text);
+	if (rc == 0) {
+		assert_string_equal(err, "");
+		if (config_check(&cfg, file, err, sizeof(err)) != 0)
+			fail_msg("accepted, then refused by config_check (%s): %s", err, text);
+		assert_true(cfg.cpu_num >= 1 && cfg.cpu_num <= VM_MAX_VCPUS);
+		assert_true(cfg.nregions >= 1 && cfg.nregions <= VM_MAX_REGIONS);
+		assert_true(memchr(cfg.name, '\0', sizeof(cfg.name)) != NULL);
+		assert_true(memchr(cfg.kernel_path, '\0', sizeof(cfg.kernel_path)) != NULL);
+		return;
+	}
+	if (strncmp(err, file, strlen(file)) != 0 || strchr(err, '\n') || strlen(err) < strlen(file) + 3)
+		fail_msg("malformed message \"%s\" for: %s", err, text);
+}
+
+/*
+ * A few hundred configs mutated from good ones (1 to 4 changes each), some loaded from
+ * files: no crash (the ASan build checks memory and leaks), and every answer keeps the
+ * parser's contract.
+ */
+static void test_fuzz(void **state)
+{
+	static const char *const seeds[] = {
+	    "{" BASE ", " KERNEL "}",
+	    "{\"base\": {\"id\": \"0x10\", \"name\": \"a-1\", \"cpu_num\": 3, \"phys_cpu_ids\": [0, \"1\", 2],"
+	    " \"phys_cpu_sets\": [1, \"2\", 3]}, \"kernel\": {\"entry_point\": \"0x4008_0000\","
+	    " \"kernel_load_addr\": \"0x4008_0000\", \"kernel_path\": \"Image\", \"ramdisk_path\": \"/i.gz\","
+	    " \"ramdisk_load_addr\": \"0x4800_0000\", \"dtb_path\": \"d/vm.dtb\", \"dtb_load_addr\": 1207959552,"
+	    " \"cmdline\": \"console=ttyAMA0\", \"memory_regions\": [[\"0x4000_0000\", \"256M\", 7, 0],"
+	    " {\"gpa\": \"0x900_0000\", \"size\": \"4K\", \"flags\": \"0xb\", \"map_type\": \"identical\"},"
+	    " [\"2G\", 4096]]}, \"devices\": {\"unmapped_access\": \"stop\", \"emu_devices\": [],"
+	    " \"passthrough_devices\": []}}",
+	    "{\"base\": {\"id\": 2, \"name\": \"pinned\", \"cpu_num\": 2, \"phys_cpu_ids\": [0, 1]},"
+	    " \"kernel\": {\"memory_regions\": [[\"0x0\", \"32M\", \"0x7\", 0]]}, \"devices\": {\"unmapped_access\":"
+	    " \"ignore\"}}",
+	};
+	char dir[] = "/tmp/cvisor-test-fuzz-XXXXXX", path[64];
+	unsigned accepted = 0, refused = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vm.json", dir);
+	for (unsigned i = 0; i < 800; i++) {
+		char text[8192];
+		unsigned changes = 1 + fuzz_rand(4);
+		int rc;
+
+		snprintf(text, sizeof(text), "%s", seeds[i % CV_ARRAY_SIZE(seeds)]);
+		for (unsigned c = 0; c < changes; c++)
+			fuzz_mutate(text, sizeof(text));
+		if (i % 8 == 0) {
+			FILE *f = fopen(path, "w");
+
+			assert_non_null(f);
+			fputs(text, f);
+			fclose(f);
+			rc = config_load_file(path, &cfg, err, sizeof(err));
+			fuzz_check(rc, path, text);
+		} else {
+			rc = load(text);
+			fuzz_check(rc, "test.json", text);
+		}
+		if (rc == 0)
+			accepted++;
+		else
+			refused++;
+	}
+	unlink(path);
+	rmdir(dir);
+	print_message("# fuzz: %u mutated configs accepted, %u refused\n", accepted, refused);
+	assert_true(refused > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_minimal),	 cmocka_unit_test(test_full),	  cmocka_unit_test(test_parse_u64),
 	    cmocka_unit_test(test_bad_configs),	 cmocka_unit_test(test_limits),	  cmocka_unit_test(test_files),
-	    cmocka_unit_test(test_check_direct), cmocka_unit_test(test_examples),
+	    cmocka_unit_test(test_check_direct), cmocka_unit_test(test_examples), cmocka_unit_test(test_fuzz),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

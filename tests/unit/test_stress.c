@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Stress tests of core/vmm.c and core/vm.c on the fake arch with real HAL tasks: every
+ * vCPU runs a random guest program (HALT, CPU_OFF, CPU_ON of any target, barriers,
+ * IPIs, spinning until kicked, power-off) while the host injects interrupts, suspends
+ * and resumes, and then stops the VM at a random moment. Whatever the interleaving, the
+ * VM must stop within a bound, every task must leave and every vCPU end FREE. Bounded in
+ * time (each test stops starting iterations after a budget); TSan (the fake-tsan build)
+ * checks the locking.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <time.h>
+
+#include <cvisor/errors.h>
+#include <cvisor/guest_abi.h>
+#include <cvisor/hal.h>
+#include <cvisor/vmm.h>
+
+#include "support/unit.h"
+
+#define MS  1000000ull
+#define SEC 1000000000ull
+/* Time each stress test may spend starting new iterations. */
+#define BUDGET_NS (600 * MS)
+#define MAX_CPUS  4
+
+static uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static void sleep_us(unsigned us)
+{
+	struct timespec ts = {0, (long)us * 1000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* A vCPU's random program: what arch_vcpu_run returns once its script is used up. */
+struct prog {
+	uint64_t rng;
+	unsigned ncpus;
+	unsigned power_off_pct; /* chance (per mille) of SYSTEM_OFF per exit */
+	bool never_parks;	/* no HALT, CPU_OFF or barrier: it stays on to power the VM off */
+};
+
+/* A guest spinning in guest mode until something kicks it out (bounded: 20 ms). */
+static void spin_until_kicked(struct vcpu_arch *arch)
+{
+	for (unsigned i = 0; i < 200; i++) {
+		if (__atomic_exchange_n(&arch->kick_pending, 0, __ATOMIC_SEQ_CST))
+			return;
+		sleep_us(100);
+	}
+}
+
+static uint64_t random_target(struct prog *p)
+{
+	uint64_t r = xorshift(&p->rng) % 8;
+
+	switch (r) {
+	case 0:
+		return 0x10; /* Aff0 = 16: names no vCPU */
+	case 1:
+		return 0x10000; /* Aff2 set */
+	case 2:
+		return 0xff00000000ull | 1; /* Aff3 set */
+	default:
+		return xorshift(&p->rng) % (p->ncpus + 1); /* one past the last included */
+	}
+}
+
+static int random_run(struct vcpu_arch *arch, struct vcpu_exit *exit, void *ctx)
+{
+	struct prog *p = ctx;
+	unsigned r = (unsigned)(xorshift(&p->rng) % 1000);
+
+	memset(exit, 0, sizeof(*exit));
+	if (r < p->power_off_pct) {
+		exit->kind = VCPU_EXIT_SYSTEM_DOWN;
+		exit->system_down.reason = SYSTEM_DOWN_OFF;
+		return 0;
+	}
+	r = (unsigned)(xorshift(&p->rng) % 100);
+	if (p->never_parks && r >= 25 && r < 53)
+		r = 0;
+	if (r < 25) {
+		exit->kind = VCPU_EXIT_NOTHING;
+	} else if (r < 37) {
+		exit->kind = VCPU_EXIT_HALT;
+	} else if (r < 47) {
+		exit->kind = VCPU_EXIT_HYPERCALL;
+		exit->hypercall.nr = CV_HC_BARRIER;
+	} else if (r < 53) {
+		exit->kind = VCPU_EXIT_CPU_DOWN;
+	} else if (r < 68) {
+		exit->kind = VCPU_EXIT_CPU_UP;
+		exit->cpu_up.target_cpu = random_target(p);
+		exit->cpu_up.entry_point = gpa(0x2000);
+		exit->cpu_up.arg = p->rng;
+	} else if (r < 78) {
+		exit->kind = VCPU_EXIT_SEND_IPI;
+		exit->send_ipi.target_cpu = random_target(p);
+		exit->send_ipi.send_to_all = xorshift(&p->rng) % 4 == 0;
+		exit->send_ipi.send_to_self = xorshift(&p->rng) % 4 == 0;
+		exit->send_ipi.vector = 32 + xorshift(&p->rng) % 32;
+	} else if (r < 84) {
+		exit->kind = VCPU_EXIT_HYPERCALL;
+		exit->hypercall.nr = PSCI_AFFINITY_INFO;
+		exit->hypercall.args[0] = random_target(p);
+	} else if (r < 90) {
+		spin_until_kicked(arch);
+		exit->kind = VCPU_EXIT_NOTHING;
+	} else {
+		exit->kind = VCPU_EXIT_HYPERCALL;
+		exit->hypercall.nr = CV_HC_TEST_SUM;
+	}
+	return 0;
+}
+
+static struct vm *new_vm(unsigned ncpus, unsigned id)
+{
+	struct vm_config cfg;
+	struct vm *vm = NULL;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.id = id;
+	strcpy(cfg.name, "stress");
+	cfg.cpu_num = ncpus;
+	cfg.nregions = 1;
+	cfg.regions[0] = (struct vm_mem_region){.gpa = 0, .size = 0x10000};
+	cfg.unmapped_access = UNMAPPED_IGNORE;
+	assert_int_equal(vm_create(&vm, &cfg), 0);
+	return vm;
+}
+
+struct stress_opts {
+	unsigned power_off_pct; /* per mille, per exit */
+	bool host_injects;	/* the host injects interrupts while the VM runs */
+	bool host_suspends;	/* the host suspends and resumes it */
+	bool host_stops;	/* the host stops it after a random delay (else the guest must) */
+};
+
+/* One VM: random programs, random host activity, then a bounded stop. */
+static void stress_once(uint64_t seed, const struct stress_opts *o, uint64_t *worst_stop_ns, unsigned *powered_off)
+{
+	struct prog progs[MAX_CPUS];
+	uint64_t rng = seed * 0x9E3779B97F4A7C15ull + 1;
+	unsigned ncpus = 2 + (unsigned)(xorshift(&rng) % (MAX_CPUS - 1));
+	struct vm *vm = new_vm(ncpus, (unsigned)(seed % 1000));
+	struct vmm_result res;
+	struct vmm_vm *vv;
+	uint64_t t0, until, dt;
+	int ret;
+
+	for (unsigned i = 0; i < ncpus; i++) {
+		progs[i] = (struct prog){.rng = rng ^ (0x1234567ull * (i + 1)),
+					 .ncpus = ncpus,
+					 .power_off_pct = i == 0 || o->host_stops ? o->power_off_pct : 0,
+					 .never_parks = i == 0 && !o->host_stops};
+		fake_set_run_fn(&vm_vcpu(vm, i)->arch, random_run, &progs[i]);
+	}
+	assert_int_equal(vmm_start(&vv, vm, NULL), 0);
+	until = hal_now_ns() + (xorshift(&rng) % 3000) * 1000;
+	while (hal_now_ns() < until) {
+		unsigned r = (unsigned)(xorshift(&rng) % 10);
+
+		if (o->host_injects && r < 6)
+			vm_inject_interrupt(vm, (uint32_t)(xorshift(&rng) % ncpus),
+					    32 + (uint32_t)(xorshift(&rng) % 32));
+		if (o->host_suspends && r == 9 && vm_suspend(vm) == 0) {
+			sleep_us(50);
+			vm_resume(vm);
+		}
+		sleep_us(50);
+	}
+	t0 = hal_now_ns();
+	if (o->host_stops) {
+		assert_int_equal(vmm_shutdown(vv), 0);
+		ret = vmm_wait(vv, 2 * SEC, &res);
+	} else {
+		/*
+		 * The guest powers itself off; interrupts keep waking halted vCPUs meanwhile.
+		 * A program that parked every vCPU off or in barriers is stopped by the host.
+		 */
+		for (unsigned i = 0; i < 50; i++) {
+			ret = vmm_wait(vv, MS, &res);
+			if (ret != -CV_ETIMEDOUT)
+				break;
+			vm_inject_interrupt(vm, (uint32_t)(xorshift(&rng) % ncpus), 32);
+		}
+		if (ret == -CV_ETIMEDOUT) {
+			assert_int_equal(vmm_shutdown(vv), 0);
+			ret = vmm_wait(vv, 2 * SEC, &res);
+		}
+		if (res.reason.kind == VM_STOP_POWER_OFF)
+			(*powered_off)++;
+	}
+	dt = hal_now_ns() - t0;
+	if (ret < 0 || res.stuck)
+		print_message("# seed %llu: %u vCPUs, stop %s, stuck mask %#llx, reason %s\n", (unsigned long long)seed,
+			      ncpus, cv_strerror(ret), (unsigned long long)res.stuck_mask,
+			      vm_stop_kind_name(res.reason.kind));
+	assert_int_equal(ret, 0);
+	assert_int_equal(res.stuck, 0);
+	if (res.reason.kind != VM_STOP_POWER_OFF && res.reason.kind != VM_STOP_HOST)
+		print_message("# seed %llu: stopped %s: %s\n", (unsigned long long)seed,
+			      vm_stop_kind_name(res.reason.kind), cv_strerror(res.reason.error));
+	assert_true(res.reason.kind == VM_STOP_POWER_OFF || res.reason.kind == VM_STOP_HOST);
+	assert_int_equal(vm_status(vm), VM_STATUS_STOPPED);
+	assert_int_equal(vmm_destroy(vv, SEC), 0);
+	for (unsigned i = 0; i < ncpus; i++)
+		assert_int_equal(vcpu_state(vm_vcpu(vm, i)), VCPU_STATE_FREE);
+	if (o->host_stops && dt > *worst_stop_ns)
+		*worst_stop_ns = dt;
+	vm_destroy(vm);
+}
+
+static void run_stress(const char *name, const struct stress_opts *o, uint64_t seed0)
+{
+	uint64_t t0 = hal_now_ns(), worst = 0;
+	unsigned n = 0, powered_off = 0;
+
+	while (hal_now_ns() - t0 < BUDGET_NS && n < 400)
+		stress_once(seed0 + n++, o, &worst, &powered_off);
+	print_message("# %s: %u VMs in %llu ms (%u powered off by a vCPU), slowest host stop %llu us\n", name, n,
+		      (unsigned long long)((hal_now_ns() - t0) / MS), powered_off, (unsigned long long)(worst / 1000));
+	assert_true(n >= 5);
+	if (!o->host_stops)
+		assert_true(powered_off > 0);
+}
+
+/* The host stops the VM while its vCPUs halt, go off, wait in barriers, start each other. */
+static void test_stress_host_stop(void **state)
+{
+	const struct stress_opts o = {.power_off_pct = 0, .host_injects = true, .host_stops = true};
+
+	(void)state;
+	run_stress("host stop", &o, 1);
+}
+
+/*
+ * vCPU 0 (which stays on) powers the VM off while the others are halted, off, in a
+ * barrier, spinning, or being started by CPU_ON.
+ */
+static void test_stress_guest_power_off(void **state)
+{
+	const struct stress_opts o = {.power_off_pct = 20, .host_injects = true};
+
+	(void)state;
+	run_stress("guest power-off", &o, 10000);
+}
+
+/* Suspend and resume racing with everything else. */
+static void test_stress_suspend(void **state)
+{
+	const struct stress_opts o = {
+	    .power_off_pct = 5, .host_injects = true, .host_suspends = true, .host_stops = true};
+
+	(void)state;
+	run_stress("suspend/resume", &o, 20000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_stress_host_stop),
+	    cmocka_unit_test(test_stress_guest_power_off),
+	    cmocka_unit_test(test_stress_suspend),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
