@@ -11,9 +11,9 @@
 #define VCPU_HOST_STACK_TOP 0x110
 
 /* Exception classes entry.S hands to C (the vector group that was taken). */
-#define A64_TRAP_SYNC	 0
-#define A64_TRAP_IRQ	 1
-#define A64_TRAP_FIQ	 2
-#define A64_TRAP_SERROR	 3
+#define A64_TRAP_SYNC	0
+#define A64_TRAP_IRQ	1
+#define A64_TRAP_FIQ	2
+#define A64_TRAP_SERROR 3
 
 #endif
