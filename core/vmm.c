@@ -207,7 +207,8 @@ static int spawn_task(struct vmm_vcpu *vc)
 }
 
 /*
- * CPU_ON (DEN0022 5.1.4): starts the target at entry with arg in gpr 0. The request is
+ * CPU_ON (DEN0022 5.1.4): starts the target at entry with arg in gpr 0; a target that is
+ * on answers ALREADY_ON, one whose CPU_ON is still being applied ON_PENDING. The request is
  * written under the lock; then the target's task is spawned (first start) or the wait
  * queue notified (a vCPU parked by CPU_OFF); the target applies it on its own task.
  */
@@ -228,8 +229,10 @@ static int64_t psci_cpu_on(struct vmm_vcpu *caller, const struct vcpu_exit *e)
 		return PSCI_RET_DENIED;
 	}
 	if (t->power != VMM_VCPU_OFF) {
+		/* A CPU_ON its task has not applied yet is ON_PENDING, as AFFINITY_INFO says. */
+		ret = t->on_request ? PSCI_RET_ON_PENDING : PSCI_RET_ALREADY_ON;
 		cv_spin_unlock(&vv->lock);
-		return PSCI_RET_ALREADY_ON;
+		return ret;
 	}
 	t->power = VMM_VCPU_ON;
 	t->on_request = true;
