@@ -409,6 +409,35 @@ static void deliver_ipi(struct vmm_vcpu *vc, const struct vcpu_exit *e)
 	}
 }
 
+/* The guest address, port or register an exit names (0 for the others), for stop reasons. */
+static uint64_t exit_address(const struct vcpu_exit *e)
+{
+	switch (e->kind) {
+	case VCPU_EXIT_NESTED_PAGE_FAULT:
+		return e->nested_page_fault.addr.v;
+	case VCPU_EXIT_MMIO_READ:
+		return e->mmio_read.addr.v;
+	case VCPU_EXIT_MMIO_WRITE:
+		return e->mmio_write.addr.v;
+	case VCPU_EXIT_IO_READ:
+		return e->io_read.port;
+	case VCPU_EXIT_IO_WRITE:
+		return e->io_write.port;
+	case VCPU_EXIT_SYSREG_READ:
+		return e->sysreg_read.addr;
+	case VCPU_EXIT_SYSREG_WRITE:
+		return e->sysreg_write.addr;
+	default:
+		return 0;
+	}
+}
+
+static bool is_bus_exit(enum vcpu_exit_kind k)
+{
+	return k == VCPU_EXIT_MMIO_READ || k == VCPU_EXIT_MMIO_WRITE || k == VCPU_EXIT_IO_READ ||
+	       k == VCPU_EXIT_IO_WRITE || k == VCPU_EXIT_SYSREG_READ || k == VCPU_EXIT_SYSREG_WRITE;
+}
+
 /* An exit with no rule of its own: the embedder's hook, else the default. */
 static void handle_other(struct vmm_vcpu *vc, struct vcpu_exit *e)
 {
@@ -423,12 +452,14 @@ static void handle_other(struct vmm_vcpu *vc, struct vcpu_exit *e)
 		deliver_ipi(vc, e);
 		return;
 	}
+	/*
+	 * A bus exit reaches here only under the ABORT unmapped-access policy; with no one to
+	 * inject the abort (hosted x86 has no such exception) the VM stops as under STOP.
+	 */
+	if (ret == -CV_ENOTSUP && is_bus_exit(e->kind))
+		ret = -CV_ENODEV;
 	hal_log(HAL_LOG_ERROR, "%s: unhandled %s exit: %s", vc->name, vcpu_exit_name(e->kind), cv_strerror(ret));
-	stop_vm(vv, VM_STOP_FAILED, ret, vc->id,
-		e->kind == VCPU_EXIT_NESTED_PAGE_FAULT ? e->nested_page_fault.addr.v
-		: e->kind == VCPU_EXIT_MMIO_READ       ? e->mmio_read.addr.v
-		: e->kind == VCPU_EXIT_MMIO_WRITE      ? e->mmio_write.addr.v
-						       : 0);
+	stop_vm(vv, VM_STOP_FAILED, ret, vc->id, exit_address(e));
 }
 
 static enum vm_stop_kind down_kind(enum system_down_reason r)

@@ -34,8 +34,10 @@ struct vmm_hooks {
 	 * An exit the VMM has no rule of its own for: NESTED_PAGE_FAULT, SEND_IPI, and MMIO /
 	 * IO / SYSREG exits returned under the ABORT unmapped-access policy. Return 0 when
 	 * handled (the vCPU goes on), -CV_ENOTSUP to get the default (SEND_IPI: the vector is
-	 * injected into the targets; anything else: the VM stops, VM_STOP_FAILED), or another
-	 * negative code to stop the VM with it.
+	 * injected into the targets; MMIO / IO / SYSREG: the VM stops as under the STOP policy,
+	 * VM_STOP_FAILED with -CV_ENODEV and the address; anything else: VM_STOP_FAILED with
+	 * -CV_ENOTSUP), or another negative code to stop the VM with it (the detail is the
+	 * address, port or register the exit names).
 	 */
 	int (*exit)(void *ctx, struct vm *vm, uint32_t vcpu_id, struct vcpu_exit *exit);
 	void *ctx;

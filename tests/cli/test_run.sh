@@ -117,6 +117,16 @@ else
 	not_ok "unmapped_access stop: the VM stops, exit 1" "exit $rc" "stderr: $err"
 fi
 
+# devices.unmapped_access "abort": x86 has no abort to inject, so the VM stops the same
+# way, and the report names the port and the policy.
+sed 's/"stop"/"abort"/; s/stopper/aborter/' "$tmp/stop.json" >"$tmp/abort.json"
+run_cvisor run --config "$tmp/abort.json"
+if [ $rc -eq 1 ] && [[ "$err" == *"VM 3 (aborter): vCPU 0 accessed no device at 0x500 (devices.unmapped_access is \"abort\")"* ]]; then
+	ok "unmapped_access abort: the VM stops, the port reported, exit 1"
+else
+	not_ok "unmapped_access abort: the VM stops, the port reported, exit 1" "exit $rc" "stderr: $err"
+fi
+
 # --timeout stops a guest that never ends: exit 1, within the grace time.
 start=$(date +%s%N)
 run_cvisor run --guest "$GUESTS/spin.bin" --cpus 1 --timeout 1

@@ -583,6 +583,44 @@ static void test_unmapped_stop_under_vmm(void **state)
 	vm_destroy(vm);
 }
 
+/*
+ * Unmapped access under ABORT with no embedder hook to inject the abort (hosted x86 has
+ * none): the VM stops as under STOP, -CV_ENODEV with the address, port or register.
+ */
+static void test_unmapped_abort_no_hook(void **state)
+{
+	const struct vcpu_exit exits[] = {
+	    {.kind = VCPU_EXIT_IO_WRITE, .io_write = {0x80, ACCESS_WIDTH_1, 0}},
+	    {.kind = VCPU_EXIT_IO_READ, .io_read = {0x81, ACCESS_WIDTH_2}},
+	    {.kind = VCPU_EXIT_MMIO_READ, .mmio_read = {gpa(0x9000), ACCESS_WIDTH_4, 1, ACCESS_WIDTH_8, false}},
+	    {.kind = VCPU_EXIT_MMIO_WRITE, .mmio_write = {gpa(0x9008), ACCESS_WIDTH_8, 7}},
+	    {.kind = VCPU_EXIT_SYSREG_READ, .sysreg_read = {0x30c0, 2}},
+	    {.kind = VCPU_EXIT_SYSREG_WRITE, .sysreg_write = {0x30c1, 5}},
+	};
+	static const uint64_t where[] = {0x80, 0x81, 0x9000, 0x9008, 0x30c0, 0x30c1};
+
+	(void)state;
+	for (unsigned i = 0; i < CV_ARRAY_SIZE(exits); i++) {
+		struct vm_config cfg;
+		struct vm *vm;
+		struct vmm_result res;
+
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.id = 4;
+		cfg.cpu_num = 1;
+		cfg.nregions = 1;
+		cfg.regions[0] = (struct vm_mem_region){.gpa = 0, .size = 0x1000};
+		cfg.unmapped_access = UNMAPPED_ABORT;
+		assert_int_equal(vm_create(&vm, &cfg), 0);
+		script(vm, 0, exits[i]);
+		res = run_vm(vm, NULL);
+		assert_int_equal(res.reason.kind, VM_STOP_FAILED);
+		assert_int_equal(res.reason.error, -CV_ENODEV);
+		assert_int_equal(res.reason.detail, where[i]);
+		vm_destroy(vm);
+	}
+}
+
 static _Atomic bool stuck_release;
 static _Atomic bool stuck_entered;
 static int stuck_run(struct vcpu_arch *arch, struct vcpu_exit *exit, void *ctx)
@@ -747,6 +785,7 @@ int main(void)
 	    cmocka_unit_test(test_shutdown_parked),
 	    cmocka_unit_test(test_other_exits),
 	    cmocka_unit_test(test_unmapped_stop_under_vmm),
+	    cmocka_unit_test(test_unmapped_abort_no_hook),
 	    cmocka_unit_test(test_stuck_vcpu),
 	    cmocka_unit_test(test_start_errors),
 	    cmocka_unit_test(test_host_shutdown_running),

@@ -26,6 +26,7 @@
 #include <cvisor/vm.h>
 #include <cvisor/vmm.h>
 
+#include "config_json.h"
 #include "cvisor.h"
 
 #define NS_PER_S  1000000000ull
@@ -256,8 +257,9 @@ static bool report(const struct live_vm *l, const char *host_why)
 		 * backend could not handle (KVM internal errors); the backend logged which.
 		 */
 		if (r->error == -CV_ENODEV)
-			cvisor_msg("%s: vCPU %u accessed no device at 0x%llx (devices.unmapped_access is \"stop\")",
-				   label, r->vcpu_id, (unsigned long long)r->detail);
+			cvisor_msg("%s: vCPU %u accessed no device at 0x%llx (devices.unmapped_access is \"%s\")",
+				   label, r->vcpu_id, (unsigned long long)r->detail,
+				   config_unmapped_name(l->spec->cfg.unmapped_access));
 		else
 			cvisor_msg("%s: vCPU %u failed: %s (detail 0x%llx)", label, r->vcpu_id, cv_strerror(r->error),
 				   (unsigned long long)r->detail);
