@@ -84,4 +84,10 @@ bench-kvm-exits: $(KVM_BENCH)
 
 BENCH_TARGETS += bench-kvm-exits
 ALL_TARGETS += $(KVM_BENCH)
+
+# Issue #4: 200 VMs through the whole VM + VMM stack on KVM, no fd or memory growth.
+$(KVM_TEST_DIR)/test_vm_loop: $(KVM_TEST_DIR)/test_vm_loop.o $(KVM_TEST_DIR)/guests.o $(KVM_LIB)
+	$(HOSTCC) -o $@ $^ -lpthread
+CHECK_DEPS += $(KVM_TEST_DIR)/test_vm_loop
+CHECK_TESTS += $(KVM_TEST_DIR)/test_vm_loop
 endif
