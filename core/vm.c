@@ -662,7 +662,11 @@ static int handle_bus_exit(struct vm *vm, struct vm_vcpu *vc, const struct vcpu_
 	}
 }
 
-static int check_runnable(struct vm *vm, uint32_t vcpu_id)
+/*
+ * Claims vCPU vcpu_id of a running (or suspended) VM for the calling task: run and park
+ * are exclusive per vCPU. Released by storing false into in_use.
+ */
+static int claim_vcpu(struct vm *vm, uint32_t vcpu_id, struct vm_vcpu **out)
 {
 	enum vm_status st;
 
@@ -673,6 +677,9 @@ static int check_runnable(struct vm *vm, uint32_t vcpu_id)
 		return -CV_ESHUTDOWN;
 	if (st != VM_STATUS_RUNNING && st != VM_STATUS_SUSPENDED)
 		return -CV_EBADSTATE;
+	*out = &vm->vcpus[vcpu_id];
+	if (atomic_exchange(&(*out)->in_use, true))
+		return -CV_EBUSY;
 	return 0;
 }
 
@@ -700,12 +707,9 @@ int vm_run_vcpu(struct vm *vm, uint32_t vcpu_id, struct vcpu_exit *exit)
 
 	if (!vm || !exit)
 		return -CV_EINVAL;
-	ret = check_runnable(vm, vcpu_id);
+	ret = claim_vcpu(vm, vcpu_id, &vc);
 	if (ret < 0)
 		return ret;
-	vc = &vm->vcpus[vcpu_id];
-	if (atomic_exchange(&vc->in_use, true))
-		return -CV_EBUSY;
 	ret = vcpu_bind(vc->vcpu);
 	if (ret < 0) {
 		fail_vcpu(vm, vcpu_id, ret, 0);
@@ -748,12 +752,9 @@ int vm_park_vcpu(struct vm *vm, uint32_t vcpu_id, int (*wait)(void *ctx), void *
 
 	if (!vm || !wait)
 		return -CV_EINVAL;
-	ret = check_runnable(vm, vcpu_id);
+	ret = claim_vcpu(vm, vcpu_id, &vc);
 	if (ret < 0)
 		return ret;
-	vc = &vm->vcpus[vcpu_id];
-	if (atomic_exchange(&vc->in_use, true))
-		return -CV_EBUSY;
 	ret = vcpu_bind(vc->vcpu);
 	if (ret == 0)
 		ret = vcpu_block(vc->vcpu);

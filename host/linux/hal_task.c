@@ -51,6 +51,21 @@ static int set_affinity(pthread_t thread, uint64_t cpu_mask)
 	return pthread_setaffinity_np(thread, sizeof(set), &set) == 0 ? 0 : -CV_EINVAL;
 }
 
+/* The absolute time timeout_ns from now on clock clk. */
+static struct timespec deadline_after(clockid_t clk, uint64_t timeout_ns)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	ts.tv_sec += (time_t)(timeout_ns / 1000000000ull);
+	ts.tv_nsec += (long)(timeout_ns % 1000000000ull);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
 static void *task_main(void *p)
 {
 	struct hal_task *t = p;
@@ -60,8 +75,8 @@ static void *task_main(void *p)
 	return NULL;
 }
 
-int hal_task_spawn(struct hal_task **out, const char *name, size_t stack_size, uint64_t cpu_mask,
-		   void (*fn)(void *), void *arg)
+int hal_task_spawn(struct hal_task **out, const char *name, size_t stack_size, uint64_t cpu_mask, void (*fn)(void *),
+		   void *arg)
 {
 	struct hal_task *t;
 	pthread_attr_t attr;
@@ -106,13 +121,8 @@ int hal_task_join(struct hal_task *task, uint64_t timeout_ns)
 	if (timeout_ns == 0) {
 		pthread_join(task->thread, NULL);
 	} else {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += (time_t)(timeout_ns / 1000000000ull);
-		ts.tv_nsec += (long)(timeout_ns % 1000000000ull);
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		/* pthread_timedjoin_np measures against CLOCK_REALTIME. */
+		ts = deadline_after(CLOCK_REALTIME, timeout_ns);
 		if (pthread_timedjoin_np(task->thread, NULL, &ts) != 0)
 			return -CV_ETIMEDOUT;
 	}
@@ -160,15 +170,8 @@ int hal_wait_until(struct hal_waitq *wq, bool (*cond)(void *arg), void *arg, uin
 	struct timespec ts;
 	int ret = 0;
 
-	if (timeout_ns) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (time_t)(timeout_ns / 1000000000ull);
-		ts.tv_nsec += (long)(timeout_ns % 1000000000ull);
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-	}
+	if (timeout_ns)
+		ts = deadline_after(CLOCK_MONOTONIC, timeout_ns); /* the condition variable's clock */
 	pthread_mutex_lock(&wq->lock);
 	while (!cond(arg)) {
 		if (!timeout_ns) {
