@@ -106,7 +106,8 @@ int hal_task_spawn(struct hal_task **out, const char *name, size_t stack_size, u
 	pthread_attr_destroy(&attr);
 	if (ret != 0) {
 		free(t);
-		return -CV_ENOMEM;
+		/* EAGAIN: no memory or a thread limit; EINVAL: e.g. a CPU mask of offline CPUs. */
+		return ret == EAGAIN ? -CV_ENOMEM : ret == EINVAL ? -CV_EINVAL : -CV_EIO;
 	}
 	*out = t;
 	return 0;

@@ -24,8 +24,9 @@
 
 #define SEC 1000000000ull
 
-static _Atomic int fail_creates;  /* pthread_create calls still to fail */
-static _Atomic bool hold_creates; /* new threads wait for `released` before running */
+static _Atomic int fail_creates;	/* pthread_create calls still to fail */
+static _Atomic int fail_errno = EAGAIN; /* with this error */
+static _Atomic bool hold_creates;	/* new threads wait for `released` before running */
 static _Atomic bool released;
 
 struct held {
@@ -52,7 +53,7 @@ int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *)
 		*(void **)&real = dlsym(RTLD_NEXT, "pthread_create");
 	if (atomic_load(&fail_creates) > 0) {
 		atomic_fetch_sub(&fail_creates, 1);
-		return EAGAIN;
+		return atomic_load(&fail_errno);
 	}
 	if (!atomic_load(&hold_creates))
 		return real(t, attr, fn, arg);
@@ -111,6 +112,16 @@ static void test_start_spawn_fails(void **state)
 	assert_int_equal(why.kind, VM_STOP_FAILED);
 	assert_int_equal(why.error, -CV_ENOMEM);
 	assert_int_equal(vcpu_state(vm_vcpu(vm, 0)), VCPU_STATE_FREE);
+	vm_destroy(vm);
+
+	/* The HAL says why: EINVAL (say, a CPU mask of offline CPUs) is not "out of memory". */
+	vm = new_vm(1);
+	atomic_store(&fail_errno, EINVAL);
+	atomic_store(&fail_creates, 1);
+	assert_int_equal(vmm_start(&vv, vm, NULL), -CV_EINVAL);
+	atomic_store(&fail_errno, EAGAIN);
+	vm_get_stop_reason(vm, &why);
+	assert_int_equal(why.error, -CV_EINVAL);
 	vm_destroy(vm);
 }
 
