@@ -27,7 +27,11 @@
 #include <cvisor/vmm.h>
 
 #define VCPU_TASK_STACK (256u * 1024u) /* the seed's vCPU task stack */
-#define TASK_NAME_MAX	32
+/* PSCI's INVALID_ADDRESS (DEN0022 5.2.2), which guest_abi.h does not list yet. */
+#ifndef PSCI_RET_INVALID_ADDRESS
+#define PSCI_RET_INVALID_ADDRESS (-9)
+#endif
+#define TASK_NAME_MAX 32
 
 struct vmm_vcpu {
 	struct vmm_vm *vv;
@@ -208,7 +212,8 @@ static int spawn_task(struct vmm_vcpu *vc)
 
 /*
  * CPU_ON (DEN0022 5.1.4): starts the target at entry with arg in gpr 0; a target that is
- * on answers ALREADY_ON, one whose CPU_ON is still being applied ON_PENDING. The request is
+ * on answers ALREADY_ON, one whose CPU_ON is still being applied ON_PENDING, an entry
+ * outside guest RAM INVALID_ADDRESS. The request is
  * written under the lock; then the target's task is spawned (first start) or the wait
  * queue notified (a vCPU parked by CPU_OFF); the target applies it on its own task.
  */
@@ -217,11 +222,15 @@ static int64_t psci_cpu_on(struct vmm_vcpu *caller, const struct vcpu_exit *e)
 	struct vmm_vm *vv = caller->vv;
 	long idx = cv_cpu_id_to_vcpu(e->cpu_up.target_cpu);
 	struct vmm_vcpu *t;
+	void *host;
 	bool spawn;
 	int ret;
 
 	if (idx < 0 || (unsigned long)idx >= vv->nvcpus)
 		return PSCI_RET_INVALID_PARAMETERS;
+	/* An entry point outside guest RAM is known to be invalid (DEN0022 5.6.2, as TF-A checks). */
+	if (vm_guest_ptr(vv->vm, e->cpu_up.entry_point, 1, &host) < 0)
+		return PSCI_RET_INVALID_ADDRESS;
 	t = &vv->vcpus[idx];
 	cv_spin_lock(&vv->lock);
 	if (vm_stopping(vv->vm)) {

@@ -368,6 +368,35 @@ static void test_cpu_on(void **state)
 }
 
 /*
+ * CPU_ON at an entry outside guest RAM (the VM has [0, 64K)): INVALID_ADDRESS, checked
+ * after the target (INVALID_PARAMETERS first, as TF-A), and the target stays off.
+ */
+static void test_cpu_on_bad_entry(void **state)
+{
+	struct vm *vm = new_vm(2);
+	struct vcpu_arch *a0;
+	struct vmm_result res;
+
+	(void)state;
+	script(vm, 0, cpu_up(1, 0x10000, 0));
+	script(vm, 0, cpu_up(1, UINT64_MAX, 0));
+	script(vm, 0, cpu_up(5, 0x10000, 0));
+	script(vm, 0, hc2(PSCI_AFFINITY_INFO, 1, 0));
+	script(vm, 0, cpu_up(1, 0xfffc, 0)); /* the last word of RAM is fine */
+	script(vm, 0, down(SYSTEM_DOWN_OFF));
+	res = run_vm(vm, &hooks);
+	assert_int_equal(res.reason.kind, VM_STOP_POWER_OFF);
+	a0 = arch_of(vm, 0);
+	assert_int_equal(a0->nreturns, 5);
+	assert_int_equal(a0->returns[0], psci(-9));
+	assert_int_equal(a0->returns[1], psci(-9));
+	assert_int_equal(a0->returns[2], psci(PSCI_RET_INVALID_PARAMETERS));
+	assert_int_equal(a0->returns[3], PSCI_AFFINITY_OFF);
+	assert_int_equal(a0->returns[4], psci(PSCI_RET_SUCCESS));
+	vm_destroy(vm);
+}
+
+/*
  * CPU_OFF parks the vCPU until CPU_ON, which restarts the same task at the new entry
  * with the new argument (a second task would make vm_run_vcpu fail with EBUSY).
  */
@@ -779,6 +808,7 @@ int main(void)
 	    cmocka_unit_test(test_arch_error),
 	    cmocka_unit_test(test_hypercalls),
 	    cmocka_unit_test(test_cpu_on),
+	    cmocka_unit_test(test_cpu_on_bad_entry),
 	    cmocka_unit_test(test_cpu_off_then_on),
 	    cmocka_unit_test(test_barrier_opened_by_cpu_off),
 	    cmocka_unit_test(test_interrupt_wakes_halted),
