@@ -24,6 +24,23 @@ A64 := $(BUILD)
 A64_HV_SRCS := $(CORE_SRCS) $(wildcard arch/aarch64/*.c) $(wildcard arch/aarch64/*.S) \
 	$(filter-out host/aarch64-virt/guest_image.S,$(wildcard host/aarch64-virt/*.c host/aarch64-virt/*.S)) \
 	devices/pl011.c
+# VMs from JSON configs and Linux guests (host/aarch64-virt/vmconfig.c, linux.c; mk/lboot.mk):
+# boot/ and Debian's arm64 libfdt.a (scripts/setup.d/10-arm64-guest). libfdt.h includes the
+# C library's headers, so those files see the cross compiler's (no -nostdinc); without the
+# library the images still build, and refuse a config blob with a message.
+A64_GUEST_ENV := $(firstword $(wildcard build/guest-cache/env /var/cache/cvisor/arm64-guest/env))
+ifneq ($(A64_GUEST_ENV),)
+include $(A64_GUEST_ENV)
+endif
+ifneq ($(wildcard $(ARM64_LIBFDT_A)),)
+A64_HV_SRCS += boot/linux-arm64.c boot/fdt.c
+A64_LIBFDT := $(ARM64_LIBFDT_A)
+A64_FDT_OBJS := $(patsubst %,$(A64)/hv/%.o,boot/fdt.c host/aarch64-virt/vmconfig.c host/aarch64-virt/linux.c)
+$(A64_FDT_OBJS): A64_HV_CFLAGS := $(filter-out -nostdinc,$(A64_HV_CFLAGS)) -I$(ARM64_LIBFDT_INCLUDE)
+else
+A64_LIBFDT :=
+$(A64)/hv/host/aarch64-virt/vmconfig.c.o $(A64)/hv/host/aarch64-virt/linux.c.o: A64_EXTRA := -DCVISOR_NO_LIBFDT
+endif
 A64_HV_OBJS := $(patsubst %,$(A64)/hv/%.o,$(A64_HV_SRCS))
 
 # lib.c implements memcpy/memset: keep the compiler from turning its loops into calls to them.
@@ -56,7 +73,7 @@ $(A64)/img/%.o: host/aarch64-virt/guest_image.S $(A64)/guests/%.bin
 	$(A64_CC) $(A64_HV_CFLAGS) -DGUEST_BIN='"$(A64)/guests/$*.bin"' -DGUEST_NAME='"$*"' \
 		-DGUEST_CPUS=$(or $(A64_CPUS_$*),1) -c $< -o $@
 $(A64)/cvisor-%.elf: $(A64_HV_OBJS) $(A64)/img/%.o host/aarch64-virt/linker.ld
-	$(A64_CC) $(A64_LDFLAGS) -T host/aarch64-virt/linker.ld -o $@ $(A64_HV_OBJS) $(A64)/img/$*.o -lgcc
+	$(A64_CC) $(A64_LDFLAGS) -T host/aarch64-virt/linker.ld -o $@ $(A64_HV_OBJS) $(A64)/img/$*.o $(A64_LIBFDT) -lgcc
 $(A64)/cvisor.elf: $(A64)/cvisor-demo.elf
 	cp $< $@
 

@@ -53,3 +53,71 @@ size_t strlen(const char *s)
 		n++;
 	return n;
 }
+
+/* ---- what Debian's arm64 libfdt.a needs besides (HOST-NOTES.md) ---- */
+
+void *memmove(void *d, const void *s, size_t n)
+{
+	uint8_t *dp = d;
+	const uint8_t *sp = s;
+
+	if (dp == sp || n == 0)
+		return d;
+	if (dp < sp || dp >= sp + n)
+		return memcpy(d, s, n);
+	while (n--)
+		dp[n] = sp[n];
+	return d;
+}
+
+void *memchr(const void *s, int c, size_t n)
+{
+	const uint8_t *p = s;
+
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == (uint8_t)c)
+			return (void *)(uintptr_t)(p + i);
+	return NULL;
+}
+
+size_t strnlen(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && s[n])
+		n++;
+	return n;
+}
+
+char *strchr(const char *s, int c)
+{
+	for (;; s++) {
+		if (*s == (char)c)
+			return (char *)(uintptr_t)s;
+		if (!*s)
+			return NULL;
+	}
+}
+
+char *strrchr(const char *s, int c)
+{
+	const char *last = NULL;
+
+	for (;; s++) {
+		if (*s == (char)c)
+			last = s;
+		if (!*s)
+			return (char *)(uintptr_t)last;
+	}
+}
+
+/*
+ * libfdt.a was built with -fstack-protector-strong: its functions compare a canary with
+ * this word on return. A fixed value is enough to catch an overrun of libfdt's own frames.
+ */
+uintptr_t __stack_chk_guard = 0x5e3c1a2b9d4f6e70ull;
+_Noreturn void __stack_chk_fail(void);
+_Noreturn void __stack_chk_fail(void)
+{
+	hal_fatal("stack smashing detected in libfdt");
+}

@@ -39,6 +39,8 @@ void plat_cpu_main(uint64_t idx)
 	struct percpu *pc = &plat_percpu[idx];
 	struct hal_task *task;
 
+	uint64_t rsv_start, rsv_end;
+
 	if (idx == 0) {
 		struct plat_info dt;
 
@@ -65,6 +67,9 @@ void plat_cpu_main(uint64_t idx)
 	if (idx == 0) {
 		console_init(plat_info.uart_base);
 		mm_init(plat_info.ram_base, plat_info.ram_size, (uint64_t)(uintptr_t)__image_end);
+		/* The VM-config blob and the kernels / initramfs QEMU loaded after it (vmconfig.c). */
+		if (vmconfig_reserved(plat_info.ram_base, plat_info.ram_size, &rsv_start, &rsv_end))
+			mm_reserve(rsv_start, rsv_end);
 		gic_init_distributor();
 	}
 	sched_init_cpu(pc);

@@ -63,6 +63,29 @@ void mm_init(uint64_t ram_base, uint64_t ram_size, uint64_t free_start)
 	pool_base = free_start;
 }
 
+static void mark(uint64_t first, uint64_t n, bool used);
+
+void mm_reserve(uint64_t start, uint64_t end)
+{
+	uint64_t first, last;
+
+	start &= ~(PLAT_PAGE_SIZE - 1);
+	end = (end + PLAT_PAGE_SIZE - 1) & ~(PLAT_PAGE_SIZE - 1);
+	if (end <= pool_base)
+		return;
+	if (start < pool_base)
+		start = pool_base;
+	first = (start - pool_base) / PLAT_PAGE_SIZE;
+	last = (end - pool_base) / PLAT_PAGE_SIZE;
+	if (last > pool_pages)
+		last = pool_pages;
+	if (first >= last)
+		return;
+	spin_lock(&mm_lock);
+	mark(first, last - first, true);
+	spin_unlock(&mm_lock);
+}
+
 static bool page_used(uint64_t i)
 {
 	return bitmap[i / 64] >> (i % 64) & 1;

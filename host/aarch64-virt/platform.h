@@ -147,6 +147,8 @@ _Noreturn void plat_exit(int code);
 
 /* ---- memory (mm.c) ---- */
 void mm_init(uint64_t ram_base, uint64_t ram_size, uint64_t free_start);
+/* Takes [start, end) out of the page pool for good (before the first allocation). */
+void mm_reserve(uint64_t start, uint64_t end);
 void mm_build_el2_tables(uint64_t ram_base, uint64_t ram_size);
 /* Enables the EL2 MMU on the calling CPU with the shared tables (start.S). */
 void plat_mmu_on(uint64_t ttbr, uint64_t tcr, uint64_t mair);
@@ -168,13 +170,59 @@ extern struct plat_info plat_info;
 uint64_t plat_smc(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3);
 void plat_secondary_entry(void);
 
-/* ---- the VMM (vmm_min.c) ---- */
+/* ---- the VMM (run.c) ---- */
 int plat_run_vms(void);
+/* Cleans [p, p + n) to the point of coherency (DC CVAC), then DSB. */
+void plat_clean_dcache(const void *p, size_t n);
+
+/* ---- VMs from JSON configs (vmconfig.c, linux.c; include/cvisor/vmdtb.h) ---- */
+#include <cvisor/boot.h>
+#include <cvisor/config.h>
+
+struct vm;
+
+#define PLAT_MAX_VMS 8
+
+/* One VM of the config blob: its config and where its boot files are. */
+struct vm_spec {
+	struct vm_config cfg;
+	bool linux_image;		    /* an arm64 Image (else a flat binary) */
+	uint64_t kernel_hpa, kernel_size;   /* the loaded originals, never written */
+	uint64_t ramdisk_hpa, ramdisk_size; /* size 0: none */
+	uint64_t dtb_hpa, dtb_size;	    /* size 0: generated */
+	/* filled by linux_prepare */
+	struct arm64_boot_layout layout; /* guest addresses of kernel, initrd, DTB */
+	uint64_t copy_size;		 /* kernel bytes copied */
+	const void *guest_dtb;		 /* the DTB copied into the guest (NULL: none) */
+	size_t guest_dtb_size;
+};
+
+/*
+ * True when QEMU's loader left a VM-config blob at VMDTB_ADDR inside the RAM
+ * [ram_base, ram_base + ram_size): [*start, *end) is the blob and every file after it,
+ * which the page allocator must never hand out. Byte reads only; any CPU state.
+ */
+bool vmconfig_reserved(uint64_t ram_base, uint64_t ram_size, uint64_t *start, uint64_t *end);
+/*
+ * Reads the blob's VMs into specs[0, max) (libfdt: MMU on, FP free, no guest FP live).
+ * -CV_ENOENT when there is no blob (the built-in guest runs); else 0 or an error, logged.
+ */
+int vmconfig_read(struct vm_spec *specs, unsigned max, unsigned *count, bool *no_reboot);
+/* Once per VM, before any guest runs: checks the Image, lays it out, writes the guest DTB. */
+int linux_prepare(struct vm_spec *s);
+/* On each build of the VM: copies kernel, initrd and DTB into its RAM, cleaned to the PoC. */
+int linux_load(struct vm *vm, const struct vm_spec *s);
 
 /* ---- lib.c ---- */
 void *memcpy(void *d, const void *s, size_t n);
 void *memset(void *d, int c, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
+/* What Debian's arm64 libfdt.a needs besides (HOST-NOTES.md). */
+void *memmove(void *d, const void *s, size_t n);
+void *memchr(const void *s, int c, size_t n);
+size_t strnlen(const char *s, size_t max);
+char *strrchr(const char *s, int c);
+char *strchr(const char *s, int c);
 
 #endif /* CVISOR_A64_PLATFORM_H */

@@ -131,8 +131,8 @@ static int exit_hook(void *ctx, struct vm *vm, uint32_t vcpu_id, struct vcpu_exi
 	}
 }
 
-/* Cleans [p, p + n) to the point of coherency: the guest starts with its MMU and caches off. */
-static void clean_dcache(const void *p, size_t n)
+/* The guest starts with its MMU and caches off: what it reads first must be in RAM. */
+void plat_clean_dcache(const void *p, size_t n)
 {
 	uint64_t line = 4u << (read_sysreg(ctr_el0) >> 16 & 0xf);
 
@@ -161,8 +161,11 @@ static void make_config(struct vm_config *cfg)
 	cfg->unmapped_access = UNMAPPED_DEFAULT; /* abort on AArch64 */
 }
 
-/* Builds the VM and fills its RAM; the VM is LOADED on success. */
-static int build_vm(const struct vm_config *cfg, struct vm **out)
+/*
+ * Builds the VM and fills its RAM: from a VM spec of the config blob (spec), else with the
+ * guest built into this image. The VM is LOADED on success.
+ */
+static int build_vm(const struct vm_config *cfg, const struct vm_spec *spec, struct vm **out)
 {
 	size_t image = (size_t)(guest_image_end - guest_image_start);
 	struct vm *vm;
@@ -172,13 +175,17 @@ static int build_vm(const struct vm_config *cfg, struct vm **out)
 	ret = vm_create(&vm, cfg);
 	if (ret < 0)
 		return ret;
-	ret = vm_write_guest(vm, gpa(GUEST_RAM_GPA), guest_image_start, image);
-	if (ret == 0)
-		ret = vm_guest_ptr(vm, gpa(GUEST_RAM_GPA), image, &ram);
-	if (ret == 0) {
-		clean_dcache(ram, image);
-		ret = vm_add_pl011(vm, GUEST_UART_GPA, console_sink, NULL);
+	if (spec) {
+		ret = linux_load(vm, spec);
+	} else {
+		ret = vm_write_guest(vm, gpa(GUEST_RAM_GPA), guest_image_start, image);
+		if (ret == 0)
+			ret = vm_guest_ptr(vm, gpa(GUEST_RAM_GPA), image, &ram);
+		if (ret == 0)
+			plat_clean_dcache(ram, image);
 	}
+	if (ret == 0)
+		ret = vm_add_pl011(vm, GUEST_UART_GPA, console_sink, NULL);
 	if (ret == 0)
 		ret = vm_add_device(vm, BUS_SYSREG, A64_SYSREG(2, 0, 0, 0, 0), 1ull << 20, &raz_wi_ops, NULL,
 				    "debug-raz-wi");
@@ -190,28 +197,29 @@ static int build_vm(const struct vm_config *cfg, struct vm **out)
 	return 0;
 }
 
-int plat_run_vms(void)
+/*
+ * One VM's life: build, start, wait; a SYSTEM_RESET builds it again from the same config
+ * (and, for a spec, from the untouched loaded files), unless resets are refused. Returns
+ * the VM's part of the exit code: 0 powered off, 1 anything else.
+ */
+static int run_one(const struct vm_config *cfg, const struct vm_spec *spec, unsigned max_resets)
 {
 	const struct vmm_hooks hooks = {.hypercall = hypercall_hook, .exit = exit_hook};
-	struct vm_config cfg;
 	struct vmm_result res = {0};
 	int ret;
 
-	make_config(&cfg);
-	hal_log(HAL_LOG_INFO, "vm %u (%s): %u vCPU%s, %lu MiB at %#lx, PL011 at %#lx", cfg.id, cfg.name, cfg.cpu_num,
-		cfg.cpu_num == 1 ? "" : "s", GUEST_RAM_SIZE >> 20, GUEST_RAM_GPA, GUEST_UART_GPA);
 	for (unsigned boot = 0;; boot++) {
 		struct vmm_vm *vv;
 		struct vm *vm;
 
-		ret = build_vm(&cfg, &vm);
+		ret = build_vm(cfg, spec, &vm);
 		if (ret < 0) {
-			hal_log(HAL_LOG_ERROR, "vm %u (%s): cannot build: %s", cfg.id, cfg.name, cv_strerror(ret));
+			hal_log(HAL_LOG_ERROR, "vm %u (%s): cannot build: %s", cfg->id, cfg->name, cv_strerror(ret));
 			return 1;
 		}
 		ret = vmm_start(&vv, vm, &hooks);
 		if (ret < 0) {
-			hal_log(HAL_LOG_ERROR, "vm %u (%s): cannot start: %s", cfg.id, cfg.name, cv_strerror(ret));
+			hal_log(HAL_LOG_ERROR, "vm %u (%s): cannot start: %s", cfg->id, cfg->name, cv_strerror(ret));
 			vm_destroy(vm);
 			return 1;
 		}
@@ -221,22 +229,90 @@ int plat_run_vms(void)
 		else
 			vm_destroy(vm);
 		if (ret < 0) {
-			hal_log(HAL_LOG_ERROR, "vm %u (%s): did not stop: %s", cfg.id, cfg.name, cv_strerror(ret));
+			hal_log(HAL_LOG_ERROR, "vm %u (%s): did not stop: %s", cfg->id, cfg->name, cv_strerror(ret));
 			return 1;
 		}
 		if (res.reason.kind != VM_STOP_RESET)
 			break;
-		if (boot + 1 >= MAX_RESETS) {
-			hal_log(HAL_LOG_ERROR, "vm %u (%s): reset %u times; not again", cfg.id, cfg.name, MAX_RESETS);
+		if (boot + 1 >= max_resets) {
+			if (max_resets == 1)
+				hal_log(HAL_LOG_ERROR, "vm %u (%s): the guest asked for a reset; --no-reboot: stopped",
+					cfg->id, cfg->name);
+			else
+				hal_log(HAL_LOG_ERROR, "vm %u (%s): reset %u times; not again", cfg->id, cfg->name,
+					max_resets);
 			return 1;
 		}
-		hal_log(HAL_LOG_INFO, "vm %u (%s): reset: building it again", cfg.id, cfg.name);
+		hal_log(HAL_LOG_INFO, "vm %u (%s): reset: building it again", cfg->id, cfg->name);
 	}
 	if (res.reason.kind == VM_STOP_POWER_OFF) {
-		hal_log(HAL_LOG_INFO, "vm %u (%s): powered off", cfg.id, cfg.name);
+		hal_log(HAL_LOG_INFO, "vm %u (%s): powered off", cfg->id, cfg->name);
 		return 0;
 	}
-	hal_log(HAL_LOG_ERROR, "vm %u (%s): stopped: %s%s%s", cfg.id, cfg.name, vm_stop_kind_name(res.reason.kind),
+	hal_log(HAL_LOG_ERROR, "vm %u (%s): stopped: %s%s%s", cfg->id, cfg->name, vm_stop_kind_name(res.reason.kind),
 		res.reason.error ? ": " : "", res.reason.error ? cv_strerror(res.reason.error) : "");
 	return 1;
+}
+
+/* The VMs of the config blob, each on a task of its own so that each ends (or resets) on its own. */
+static struct vm_spec specs[PLAT_MAX_VMS];
+static int spec_result[PLAT_MAX_VMS];
+static bool specs_no_reboot;
+
+static void spec_task(void *arg)
+{
+	unsigned i = (unsigned)(uintptr_t)arg;
+
+	/* A Linux VM reboots as often as its guest asks, like a machine; --no-reboot: never. */
+	spec_result[i] = run_one(&specs[i].cfg, &specs[i], specs_no_reboot ? 1 : UINT32_MAX);
+}
+
+static int run_specs(unsigned n)
+{
+	struct hal_task *tasks[PLAT_MAX_VMS] = {0};
+	int code = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct vm_config *c = &specs[i].cfg;
+		int ret = linux_prepare(&specs[i]);
+
+		if (ret < 0) {
+			hal_log(HAL_LOG_ERROR, "vm %u (%s): cannot boot: %s", c->id, c->name, cv_strerror(ret));
+			return 1;
+		}
+		hal_log(HAL_LOG_INFO, "vm %u (%s): %u vCPU%s, %lu MiB at %#lx, PL011 at %#lx, cmdline \"%s\"", c->id,
+			c->name, c->cpu_num, c->cpu_num == 1 ? "" : "s", (unsigned long)(c->regions[0].size >> 20),
+			(unsigned long)c->regions[0].gpa, GUEST_UART_GPA, c->cmdline);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		spec_result[i] = 1;
+		if (hal_task_spawn(&tasks[i], specs[i].cfg.name, 0, 1, spec_task, (void *)(uintptr_t)i) < 0) {
+			hal_log(HAL_LOG_ERROR, "vm %u (%s): cannot start its task", specs[i].cfg.id, specs[i].cfg.name);
+			tasks[i] = NULL;
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (tasks[i])
+			hal_task_join(tasks[i], 0);
+		if (spec_result[i])
+			code = 1;
+	}
+	return code;
+}
+
+int plat_run_vms(void)
+{
+	struct vm_config cfg;
+	unsigned n;
+	int ret;
+
+	ret = vmconfig_read(specs, PLAT_MAX_VMS, &n, &specs_no_reboot);
+	if (ret == 0)
+		return run_specs(n);
+	if (ret != -CV_ENOENT)
+		return 1;
+	make_config(&cfg);
+	hal_log(HAL_LOG_INFO, "vm %u (%s): %u vCPU%s, %lu MiB at %#lx, PL011 at %#lx", cfg.id, cfg.name, cfg.cpu_num,
+		cfg.cpu_num == 1 ? "" : "s", GUEST_RAM_SIZE >> 20, GUEST_RAM_GPA, GUEST_UART_GPA);
+	return run_one(&cfg, NULL, MAX_RESETS);
 }

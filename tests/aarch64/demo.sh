@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on AArch64: the default image (`make ARCH=aarch64 PLATFORM=qemu-virt`) run by
-# scripts/run-aarch64 boots the demo VM (4 vCPUs; vCPU 0 starts the others with CPU_ON, each
+# scripts/run-aarch64 --guest demo boots the demo VM (4 vCPUs; vCPU 0 starts the others with CPU_ON, each
 # prints its id, they meet at CV_HC_BARRIER, SYSTEM_OFF) and QEMU ends by itself, status 0.
 # The vCPUs print concurrently, so the lines are compared as a set, and the order that is
 # fixed (every hello before the barrier line, "cvisor: exit 0" last) is checked apart.
@@ -15,7 +15,7 @@ fi
 tmp=$(mktemp)
 trap 'rm -f "$tmp" "$tmp.err"' EXIT
 start=$(date +%s.%N)
-scripts/run-aarch64 --timeout 30 >"$tmp" 2>"$tmp.err"
+scripts/run-aarch64 --guest demo --timeout 30 >"$tmp" 2>"$tmp.err"
 rc=$?
 secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 # Which vCPU task leaves last varies with timing: that number is not compared.
