@@ -23,7 +23,7 @@ A64_LDFLAGS := -nostdlib -static -no-pie -Wl,--no-dynamic-linker -Wl,-z,noexecst
 A64 := $(BUILD)
 A64_HV_SRCS := $(CORE_SRCS) $(wildcard arch/aarch64/*.c) $(wildcard arch/aarch64/*.S) \
 	$(filter-out host/aarch64-virt/guest_image.S,$(wildcard host/aarch64-virt/*.c host/aarch64-virt/*.S)) \
-	devices/pl011.c
+	devices/pl011.c devices/vgic-v3.c devices/vgic-v3-a64.c
 # VMs from JSON configs and Linux guests (host/aarch64-virt/vmconfig.c, linux.c; mk/lboot.mk):
 # boot/ and Debian's arm64 libfdt.a (scripts/setup.d/10-arm64-guest). libfdt.h includes the
 # C library's headers, so those files see the cross compiler's (no -nostdinc); without the

@@ -12,6 +12,7 @@
  */
 #include <stddef.h>
 
+#include <cvisor/a64_gic.h>
 #include <cvisor/arch.h>
 #include <cvisor/arch_vcpu.h>
 #include <cvisor/errors.h>
@@ -184,7 +185,9 @@ static void reset_el1(struct vcpu_arch *arch)
 	arch->ctx.spsr = SPSR_EL1H_DAIF;
 	for (unsigned i = 0; i < A64_MAX_LRS; i++)
 		arch->vgic.lr[i] = 0;
-	arch->vgic.ap0r0 = arch->vgic.ap1r0 = arch->vgic.vmcr = 0;
+	for (unsigned i = 0; i < 4; i++)
+		arch->vgic.ap0r[i] = arch->vgic.ap1r[i] = 0;
+	arch->vgic.vmcr = 0;
 	for (unsigned i = 0; i < CV_ARRAY_SIZE(arch->vgic.overflow); i++)
 		arch->vgic.overflow[i] = 0;
 	fp_release(arch);
@@ -304,6 +307,8 @@ int arch_vcpu_inject_interrupt(struct vcpu_arch *arch, uint32_t vector)
 {
 	unsigned n = nr_lrs(), free_lr = A64_MAX_LRS;
 
+	if (arch->vgic.hook)
+		return 0; /* the emulated GIC fills the LRs on the next entry */
 	if (vector >= 1020) /* 1020-1023 are special INTIDs (IHI 0069 2.2.1) */
 		return -CV_ERANGE;
 	if (n > A64_MAX_LRS)
@@ -424,6 +429,7 @@ static void restore_guest(struct vcpu_arch *a, unsigned cpu)
 {
 	const struct a64_guest_sysregs *s = &a->sys;
 	unsigned n = nr_lrs();
+	uint64_t hcr_extra;
 
 	if (atomic_load(&el1_owner[cpu]) != a || a->sys_dirty) {
 		bool other = atomic_load(&el1_owner[cpu]) != a;
@@ -475,13 +481,17 @@ static void restore_guest(struct vcpu_arch *a, unsigned cpu)
 	}
 	if (n > A64_MAX_LRS)
 		n = A64_MAX_LRS;
-	refill_lrs(a, n);
+	if (a->vgic.hook) {
+		hcr_extra = a->vgic.hook->flush(a->vgic.hook_ctx, a->vcpu_id, a->vgic.lr, n);
+	} else {
+		refill_lrs(a, n);
+		hcr_extra = overflow_empty(&a->vgic) ? 0 : ICH_HCR_NPIE;
+	}
 	for (unsigned i = 0; i < n; i++)
 		write_lr(i, a->vgic.lr[i]);
-	write_sysreg(a->vgic.ap0r0, ICH_AP0R0_EL2);
-	write_sysreg(a->vgic.ap1r0, ICH_AP1R0_EL2);
+	a64_vgic_restore_aprs(&a->vgic);
 	write_sysreg(a->vgic.vmcr, ICH_VMCR_EL2);
-	write_sysreg(a->vgic.hcr | (overflow_empty(&a->vgic) ? 0 : ICH_HCR_NPIE), ICH_HCR_EL2);
+	write_sysreg(a->vgic.hcr | hcr_extra, ICH_HCR_EL2);
 	/* HCR_EL2 stays the guest's while EL2 runs (it only governs EL1&0): written when it differs. */
 	if (read_sysreg(hcr_el2) != s->hcr_el2)
 		write_sysreg(s->hcr_el2, hcr_el2);
@@ -525,8 +535,7 @@ static void save_guest(struct vcpu_arch *a)
 	 */
 	for (unsigned i = 0; i < n && i < A64_MAX_LRS; i++)
 		a->vgic.lr[i] = read_lr(i);
-	a->vgic.ap0r0 = read_sysreg(ICH_AP0R0_EL2);
-	a->vgic.ap1r0 = read_sysreg(ICH_AP1R0_EL2);
+	a64_vgic_save_aprs(&a->vgic);
 	a->vgic.vmcr = read_sysreg(ICH_VMCR_EL2);
 	/* No virtual interrupt or maintenance interrupt while EL2 runs. */
 	write_sysreg(0, ICH_HCR_EL2);
@@ -635,6 +644,10 @@ static enum trap_result handle_wfx(struct vcpu_arch *arch, const struct trap *t,
 {
 	skip_instruction(arch, t);
 	if ((ESR_ISS(t->esr) & 3) == 0) { /* TI = 0: WFI */
+		/* WFI completes at once with an interrupt pending, even a masked one (ARM ARM D1.16.2). */
+		if (arch->vgic.hook && arch->vgic.hook->pending(arch->vgic.hook_ctx, arch->vcpu_id, arch->vgic.lr,
+								 nr_lrs(), arch->vgic.vmcr))
+			return TRAP_RESUME;
 		exit->kind = VCPU_EXIT_HALT;
 		return TRAP_EXIT;
 	}

@@ -47,12 +47,18 @@ struct a64_fp_state {
 
 #define A64_MAX_LRS 16
 
+struct a64_vgic_hook;
+
 /* The GICv3 virtual CPU interface of the vCPU (IHI 0069 chapter 6). */
 struct a64_vgic {
 	uint64_t lr[A64_MAX_LRS];
-	uint64_t vmcr, ap1r0, ap0r0, hcr;
+	uint64_t vmcr, hcr;
+	uint64_t ap0r[4], ap1r[4]; /* ICH_AP0R<n>/AP1R<n>_EL2: as many as ICH_VTR_EL2.PREbits needs */
 	/* Pending INTIDs that found no free list register, refilled on entry (bit n = INTID n). */
 	uint64_t overflow[1024 / 64];
+	/* An emulated GIC that fills the LRs instead (cvisor/a64_gic.h), or NULL. */
+	const struct a64_vgic_hook *hook;
+	void *hook_ctx;
 };
 
 struct vm_arch {
