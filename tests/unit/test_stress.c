@@ -292,12 +292,164 @@ static void test_stress_suspend(void **state)
 	run_stress("suspend/resume", &o, 20000);
 }
 
+/*
+ * Liveness: a guest that always makes progress must finish. vCPU 0 runs rounds: it
+ * waits (AFFINITY_INFO) until every other vCPU is off, starts each with CPU_ON, meets
+ * them at a barrier and sends them an IPI. Each other vCPU, once started, either goes
+ * off at once (so the barrier must open without it) or meets the barrier, halts until
+ * the IPI has come and goes off. A lost CPU_ON wake-up, barrier opening or IPI wake-up hangs the
+ * guest, and the bounded wait fails.
+ */
+#define LIVE_ROUNDS 25
+
+struct live {
+	uint64_t rng;
+	unsigned ncpus;
+	unsigned round, target, step;
+	unsigned seen;		 /* interrupts injected when the worker met the barrier */
+	_Atomic unsigned errors; /* a CPU_ON that did not answer SUCCESS */
+};
+
+static struct vcpu_exit live_hc(uint64_t nr, uint64_t a0)
+{
+	return (struct vcpu_exit){.kind = VCPU_EXIT_HYPERCALL, .hypercall = {.nr = nr, .args = {a0}}};
+}
+
+/* vCPU 0's rounds: poll OFF, CPU_ON, (next target) ..., barrier, IPI, (next round). */
+static int live_boss(struct vcpu_arch *arch, struct vcpu_exit *exit, void *ctx)
+{
+	struct live *l = ctx;
+
+	memset(exit, 0, sizeof(*exit));
+	for (;;) {
+		switch (l->step) {
+		case 0: /* poll until the target is off */
+			if (l->target == 0)
+				l->target = 1;
+			if (l->target == l->ncpus) {
+				l->step = 3;
+				continue;
+			}
+			*exit = live_hc(PSCI_AFFINITY_INFO, l->target);
+			l->step = 1;
+			return 0;
+		case 1: /* the answer to AFFINITY_INFO */
+			if (arch->return_value != PSCI_AFFINITY_OFF) {
+				l->step = 0;
+				continue;
+			}
+			exit->kind = VCPU_EXIT_CPU_UP;
+			exit->cpu_up.target_cpu = l->target;
+			exit->cpu_up.entry_point = gpa(0x2000);
+			exit->cpu_up.arg = l->round;
+			l->step = 2;
+			return 0;
+		case 2: /* the answer to CPU_ON */
+			if (arch->return_value != PSCI_RET_SUCCESS)
+				atomic_fetch_add(&l->errors, 1);
+			l->target++;
+			l->step = 0;
+			continue;
+		case 3:
+			*exit = live_hc(CV_HC_BARRIER, 0);
+			l->step = 4;
+			return 0;
+		case 4:
+			exit->kind = VCPU_EXIT_SEND_IPI;
+			exit->send_ipi.send_to_all = true;
+			exit->send_ipi.vector = 33;
+			l->target = 0;
+			l->step = 0;
+			if (++l->round == LIVE_ROUNDS)
+				l->step = 5;
+			return 0;
+		default:
+			exit->kind = VCPU_EXIT_SYSTEM_DOWN;
+			exit->system_down.reason = SYSTEM_DOWN_OFF;
+			return 0;
+		}
+	}
+}
+
+/*
+ * Another vCPU, each time it is started: [CPU_OFF] or [barrier, HALT until the IPI,
+ * CPU_OFF]. Like a real guest it halts only while the IPI has not come (it may come, and
+ * be injected, before the HALT); an IPI sent while it was off is injected at its next
+ * start, before the barrier, and does not count.
+ */
+static int live_worker(struct vcpu_arch *arch, struct vcpu_exit *exit, void *ctx)
+{
+	struct live *l = ctx;
+
+	memset(exit, 0, sizeof(*exit));
+	if (l->step == 0 && xorshift(&l->rng) % 3 == 0)
+		l->step = 2;
+	switch (l->step) {
+	case 0:
+		*exit = live_hc(CV_HC_BARRIER, 0);
+		l->seen = arch->ninjected;
+		l->step = 1;
+		break;
+	case 1:
+		if (arch->ninjected == l->seen) {
+			exit->kind = VCPU_EXIT_HALT;
+			break;
+		}
+		exit->kind = VCPU_EXIT_CPU_DOWN; /* the IPI came */
+		l->step = 0;
+		break;
+	default:
+		exit->kind = VCPU_EXIT_CPU_DOWN;
+		l->step = 0; /* the next call comes after the next CPU_ON */
+		break;
+	}
+	return 0;
+}
+
+static void test_stress_liveness(void **state)
+{
+	uint64_t t0 = hal_now_ns();
+	unsigned n = 0;
+
+	(void)state;
+	while ((hal_now_ns() - t0 < BUDGET_NS && n < 50) || n < 3) {
+		unsigned ncpus = 2 + n % (MAX_CPUS - 1);
+		struct vm *vm = new_vm(ncpus, 100 + n);
+		struct live lv[MAX_CPUS];
+		struct vmm_result res;
+		struct vmm_vm *vv;
+		int ret;
+
+		memset(lv, 0, sizeof(lv));
+		for (unsigned i = 0; i < ncpus; i++) {
+			lv[i].rng = 0x5DEECE66Dull * (n + 1) + i;
+			lv[i].ncpus = ncpus;
+			fake_set_run_fn(&vm_vcpu(vm, i)->arch, i ? live_worker : live_boss, &lv[i]);
+		}
+		assert_int_equal(vmm_start(&vv, vm, NULL), 0);
+		ret = vmm_wait(vv, 5 * SEC, &res);
+		if (ret < 0)
+			print_message("# VM %u (%u vCPUs) hung in round %u (vCPU 0 step %u, target %u)\n", n, ncpus,
+				      lv[0].round, lv[0].step, lv[0].target);
+		assert_int_equal(ret, 0);
+		assert_int_equal(res.reason.kind, VM_STOP_POWER_OFF);
+		assert_int_equal(atomic_load(&lv[0].errors), 0);
+		assert_int_equal(lv[0].round, LIVE_ROUNDS);
+		assert_int_equal(vmm_destroy(vv, SEC), 0);
+		vm_destroy(vm);
+		n++;
+	}
+	print_message("# liveness: %u VMs of %u rounds in %llu ms\n", n, LIVE_ROUNDS,
+		      (unsigned long long)((hal_now_ns() - t0) / MS));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_stress_host_stop),
 	    cmocka_unit_test(test_stress_guest_power_off),
 	    cmocka_unit_test(test_stress_suspend),
+	    cmocka_unit_test(test_stress_liveness),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
