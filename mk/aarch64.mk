@@ -2,14 +2,17 @@
 #   build/aarch64/cvisor.elf          the default image: runs the demo guest (4 vCPUs)
 #   build/aarch64/cvisor-<guest>.elf  one image per test guest (guests/aarch64/<guest>.c)
 # A guest is chosen at build time: its flat binary is embedded with .incbin
-# (host/aarch64-virt/guest_image.S), with its vCPU count from A64_CPUS_<guest>.
+# (host/aarch64-virt/guest_image.S), with its vCPU count from A64_CPUS_<guest> and, when
+# A64_VGIC_<guest> is 1, the emulated GICv3 (devices/vgic-v3.c) in its VM.
 # In the default (x86_64) build, `make check` builds these with a recursive make and
 # runs tests/aarch64/*.sh under qemu-system-aarch64.
 
-A64_GUESTS := hello hypercall sysreg smp noisv irq nodev reset timeshare bench demo
+A64_GUESTS := hello hypercall sysreg smp noisv irq nodev reset timeshare bench demo vgic
 A64_CPUS_smp := 4
 A64_CPUS_demo := 4
 A64_CPUS_timeshare := 2
+A64_CPUS_vgic := 2
+A64_VGIC_vgic := 1
 
 ifeq ($(ARCH),aarch64)
 A64_CC := $(CROSS_COMPILE)gcc
@@ -71,7 +74,7 @@ $(A64)/guests/%.bin: $(A64)/guests/%.elf
 $(A64)/img/%.o: host/aarch64-virt/guest_image.S $(A64)/guests/%.bin
 	@mkdir -p $(@D)
 	$(A64_CC) $(A64_HV_CFLAGS) -DGUEST_BIN='"$(A64)/guests/$*.bin"' -DGUEST_NAME='"$*"' \
-		-DGUEST_CPUS=$(or $(A64_CPUS_$*),1) -c $< -o $@
+		-DGUEST_CPUS=$(or $(A64_CPUS_$*),1) -DGUEST_VGIC=$(or $(A64_VGIC_$*),0) -c $< -o $@
 $(A64)/cvisor-%.elf: $(A64_HV_OBJS) $(A64)/img/%.o host/aarch64-virt/linker.ld
 	$(A64_CC) $(A64_LDFLAGS) -T host/aarch64-virt/linker.ld -o $@ $(A64_HV_OBJS) $(A64)/img/$*.o $(A64_LIBFDT) -lgcc
 $(A64)/cvisor.elf: $(A64)/cvisor-demo.elf

@@ -9,7 +9,8 @@
  *
  * What the AArch64 embedder adds through the VMM's hooks:
  * - SEND_IPI: ICC_SGI1R_EL1 names targets by Aff3.Aff2.Aff1 plus a 16-bit list of Aff0
- *   (arch_vcpu.h); each named vCPU gets the SGI.
+ *   (arch_vcpu.h); each named vCPU gets the SGI, through the VM's emulated GICv3 when it
+ *   has one (devices/vgic-v3.c, at QEMU virt's GIC addresses), else straight into its LRs.
  * - The `abort` unmapped-access policy (the AArch64 default): an MMIO access to no
  *   device gets a synchronous external abort, a system register no device serves an
  *   undefined instruction, as the hardware would give (a64_vcpu_inject_abort).
@@ -24,11 +25,15 @@
 #include <cvisor/vmm.h>
 
 #include <cvisor/pl011.h>
+#include <cvisor/vgic.h>
 #include "platform.h"
 
 #define GUEST_RAM_GPA	   0x40000000ul
 #define GUEST_RAM_SIZE	   (16ul << 20)
 #define GUEST_UART_GPA	   0x09000000ul
+#define GUEST_GICD_GPA	   0x08000000ul /* boot/fdt.c's guest GICv3 (QEMU virt's layout) */
+#define GUEST_GICR_GPA	   0x080a0000ul
+#define GUEST_SPI_BLOCKS   1 /* SPIs 32-63: the PL011's SPI 1 and room for more */
 #define MAX_RESETS	   3
 #define DESTROY_TIMEOUT_NS 1000000000ull
 /* Test-only hypercall of the bare-metal embedder (vendor hypervisor range, see guests/aarch64/lib.h). */
@@ -37,6 +42,7 @@
 extern const char guest_image_start[], guest_image_end[];
 extern const char guest_image_name[];
 extern const unsigned guest_image_cpus;
+extern const unsigned guest_image_vgic;
 
 static void console_sink(void *ctx, const char *line, size_t len)
 {
@@ -99,13 +105,16 @@ static void send_sgi(struct vm *vm, uint32_t from, const struct vcpu_exit *e)
 	}
 }
 
+/* ctx: the run's struct vgic * (NULL: the VM has no emulated GIC). */
 static int exit_hook(void *ctx, struct vm *vm, uint32_t vcpu_id, struct vcpu_exit *e)
 {
+	struct vgic *vgic = *(struct vgic **)ctx;
 	struct vcpu *v;
 
-	(void)ctx;
 	switch (e->kind) {
 	case VCPU_EXIT_SEND_IPI:
+		if (vgic)
+			return vgic_send_sgi(vgic, vcpu_id, e) == 0 ? 0 : -CV_ENOTSUP;
 		send_sgi(vm, vcpu_id, e);
 		return 0;
 	case VCPU_EXIT_MMIO_READ:
@@ -161,11 +170,17 @@ static void make_config(struct vm_config *cfg)
 	cfg->unmapped_access = UNMAPPED_DEFAULT; /* abort on AArch64 */
 }
 
+/* Whether the VM gets the emulated GICv3: the built-in guests that ask for it (A64_VGIC_<guest>). */
+static bool wants_vgic(const struct vm_spec *spec)
+{
+	return !spec && guest_image_vgic;
+}
+
 /*
  * Builds the VM and fills its RAM: from a VM spec of the config blob (spec), else with the
- * guest built into this image. The VM is LOADED on success.
+ * guest built into this image; *vgic is its emulated GIC or NULL. The VM is LOADED on success.
  */
-static int build_vm(const struct vm_config *cfg, const struct vm_spec *spec, struct vm **out)
+static int build_vm(const struct vm_config *cfg, const struct vm_spec *spec, struct vm **out, struct vgic **vgic)
 {
 	size_t image = (size_t)(guest_image_end - guest_image_start);
 	struct vm *vm;
@@ -189,7 +204,11 @@ static int build_vm(const struct vm_config *cfg, const struct vm_spec *spec, str
 	if (ret == 0)
 		ret = vm_add_device(vm, BUS_SYSREG, A64_SYSREG(2, 0, 0, 0, 0), 1ull << 20, &raz_wi_ops, NULL,
 				    "debug-raz-wi");
+	*vgic = NULL;
+	if (ret == 0 && wants_vgic(spec))
+		ret = vm_add_vgic_v3(vm, GUEST_GICD_GPA, GUEST_GICR_GPA, GUEST_SPI_BLOCKS, vgic);
 	if (ret < 0) {
+		*vgic = NULL;
 		vm_destroy(vm);
 		return ret;
 	}
@@ -204,7 +223,8 @@ static int build_vm(const struct vm_config *cfg, const struct vm_spec *spec, str
  */
 static int run_one(const struct vm_config *cfg, const struct vm_spec *spec, unsigned max_resets)
 {
-	const struct vmm_hooks hooks = {.hypercall = hypercall_hook, .exit = exit_hook};
+	struct vgic *vgic = NULL;
+	const struct vmm_hooks hooks = {.hypercall = hypercall_hook, .exit = exit_hook, .ctx = &vgic};
 	struct vmm_result res = {0};
 	int ret;
 
@@ -212,7 +232,7 @@ static int run_one(const struct vm_config *cfg, const struct vm_spec *spec, unsi
 		struct vmm_vm *vv;
 		struct vm *vm;
 
-		ret = build_vm(cfg, spec, &vm);
+		ret = build_vm(cfg, spec, &vm, &vgic);
 		if (ret < 0) {
 			hal_log(HAL_LOG_ERROR, "vm %u (%s): cannot build: %s", cfg->id, cfg->name, cv_strerror(ret));
 			return 1;
