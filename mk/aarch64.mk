@@ -7,12 +7,13 @@
 # In the default (x86_64) build, `make check` builds these with a recursive make and
 # runs tests/aarch64/*.sh under qemu-system-aarch64.
 
-A64_GUESTS := hello hypercall sysreg smp noisv irq nodev reset timeshare bench demo vgic
+A64_GUESTS := hello hypercall sysreg smp noisv irq nodev reset timeshare bench demo vgic timer timerwfi
 A64_CPUS_smp := 4
 A64_CPUS_demo := 4
 A64_CPUS_timeshare := 2
 A64_CPUS_vgic := 2
 A64_VGIC_vgic := 1
+A64_CPUS_timerwfi := 2
 
 ifeq ($(ARCH),aarch64)
 A64_CC := $(CROSS_COMPILE)gcc
@@ -26,7 +27,7 @@ A64_LDFLAGS := -nostdlib -static -no-pie -Wl,--no-dynamic-linker -Wl,-z,noexecst
 A64 := $(BUILD)
 A64_HV_SRCS := $(CORE_SRCS) $(wildcard arch/aarch64/*.c) $(wildcard arch/aarch64/*.S) \
 	$(filter-out host/aarch64-virt/guest_image.S,$(wildcard host/aarch64-virt/*.c host/aarch64-virt/*.S)) \
-	devices/pl011.c devices/vgic-v3.c devices/vgic-v3-a64.c
+	devices/pl011.c devices/vgic-v3.c devices/vgic-v3-a64.c devices/vtimer.c
 # VMs from JSON configs and Linux guests (host/aarch64-virt/vmconfig.c, linux.c; mk/lboot.mk):
 # boot/ and Debian's arm64 libfdt.a (scripts/setup.d/10-arm64-guest). libfdt.h includes the
 # C library's headers, so those files see the cross compiler's (no -nostdinc); without the

@@ -21,6 +21,7 @@
 
 #include "asm-offsets.h"
 #include "sysreg.h"
+#include "timer.h"
 
 _Static_assert(sizeof(struct a64_trap_frame) == TF_SIZE, "trap frame is 0x110 bytes (seed 002)");
 _Static_assert(offsetof(struct vcpu_arch, ctx) == 0, "entry.S: trap frame at offset 0");
@@ -70,7 +71,11 @@ extern char a64_el2_vectors[];
  */
 #define CPTR_VALUE (0x33ffull | (1ull << 20) | (1ull << 30))
 
-/* CNTHCTL_EL2: EL1PCTEN (0) and EL1PCEN (1): the guest reads the counter and owns the EL1 physical timer. */
+/*
+ * CNTHCTL_EL2: EL1PCTEN (0) and EL1PCEN (1): the guest reads the counter and owns the EL1
+ * physical timer (switched per vCPU; its PPI 30 is not delivered). The virtual counter and
+ * timer are EL1's without any control: the timer Linux uses at EL1 (timer.c).
+ */
 #define CNTHCTL_VALUE ((1ull << 0) | (1ull << 1))
 
 /*
@@ -99,6 +104,7 @@ extern char a64_el2_vectors[];
 #define LR_PENDING    (1ull << 62)
 #define LR_GROUP1     (1ull << 60)
 #define LR_PRIO(p)    ((uint64_t)(p) << 48)
+#define LR_EOI	      (1ull << 41)
 
 /* The vCPU whose FP/SIMD registers are live on each physical CPU (lazy switch). */
 static struct vcpu_arch *_Atomic fp_owner[MAX_PCPUS];
@@ -192,6 +198,7 @@ static void reset_el1(struct vcpu_arch *arch)
 		arch->vgic.overflow[i] = 0;
 	fp_release(arch);
 	arch->fp = (struct a64_fp_state){0};
+	a64_timer_reset(arch);
 }
 
 int arch_vcpu_set_entry(struct vcpu_arch *arch, gpa_t entry)
@@ -249,6 +256,11 @@ static void fp_release(struct vcpu_arch *arch)
 
 int arch_vcpu_unbind(struct vcpu_arch *arch)
 {
+	unsigned cpu = hal_cpu_id();
+
+	/* The task may now park or leave: an armed timer live here must not fire at the host. */
+	if (cpu < MAX_PCPUS && atomic_load(&el1_owner[cpu]) == arch)
+		a64_timer_quiesce(arch);
 	fp_release(arch);
 	arch->bound = false;
 	return 0;
@@ -318,6 +330,11 @@ int arch_vcpu_inject_interrupt(struct vcpu_arch *arch, uint32_t vector)
 
 		if ((lr & LR_STATE_MASK) == LR_PENDING && (uint32_t)lr == vector)
 			return 0; /* already pending: interrupts are levels of "pending", not counts */
+		if ((lr & LR_STATE_MASK) && (uint32_t)lr == vector) {
+			/* Active: pending and active in the same LR (a vINTID may be in one LR only). */
+			arch->vgic.lr[i] = lr | LR_PENDING;
+			return 0;
+		}
 		if (!(lr & LR_STATE_MASK) && free_lr == A64_MAX_LRS)
 			free_lr = i;
 	}
@@ -326,6 +343,9 @@ int arch_vcpu_inject_interrupt(struct vcpu_arch *arch, uint32_t vector)
 		return 0;
 	}
 	arch->vgic.lr[free_lr] = LR_PENDING | LR_GROUP1 | LR_PRIO(0xa0) | vector;
+	/* The timer's PPI: its EOI is signalled (maintenance), so EL2's mask is lifted then (timer.c). */
+	if (vector == A64_PPI_VTIMER)
+		arch->vgic.lr[free_lr] |= LR_EOI;
 	return 0;
 }
 
@@ -355,6 +375,7 @@ void arch_vcpu_kick(struct vcpu_arch *arch)
 	/* Publish the request, then look where the vCPU runs (the run loop does the mirror image). */
 	atomic_store(&arch->kick_pending, true);
 	atomic_thread_fence(memory_order_seq_cst);
+	a64_timer_kick(arch);
 	cpu = atomic_load(&arch->running_cpu);
 	if (cpu >= 0 && (unsigned)cpu != hal_cpu_id()) {
 		uint64_t m = atomic_load(&arch->running_mpidr);
@@ -484,6 +505,7 @@ static void restore_guest(struct vcpu_arch *a, unsigned cpu)
 	if (a->vgic.hook) {
 		hcr_extra = a->vgic.hook->flush(a->vgic.hook_ctx, a->vcpu_id, a->vgic.lr, n);
 	} else {
+		a64_timer_lr_eoi(a, n);
 		refill_lrs(a, n);
 		hcr_extra = overflow_empty(&a->vgic) ? 0 : ICH_HCR_NPIE;
 	}
@@ -495,6 +517,7 @@ static void restore_guest(struct vcpu_arch *a, unsigned cpu)
 	/* HCR_EL2 stays the guest's while EL2 runs (it only governs EL1&0): written when it differs. */
 	if (read_sysreg(hcr_el2) != s->hcr_el2)
 		write_sysreg(s->hcr_el2, hcr_el2);
+	a64_timer_load(a);
 	isb();
 }
 
@@ -530,8 +553,10 @@ static void save_guest(struct vcpu_arch *a)
 	s->cntp_ctl_el0 = read_sysreg(cntp_ctl_el0);
 	s->cntp_cval_el0 = read_sysreg(cntp_cval_el0);
 	/*
-	 * The guest's timers stay armed while it is out: their PPIs (27, 30) are not enabled
-	 * for the host, so they cannot interrupt it.
+	 * The guest's timers stay armed across a short exit: a virtual timer PPI (27) that
+	 * fires meanwhile is taken right after the next entry. A longer absence (unbind, a
+	 * WFI wait) switches it off (timer.c). PPI 30 (EL1 physical timer) is not enabled at
+	 * the host, so it never interrupts it.
 	 */
 	for (unsigned i = 0; i < n && i < A64_MAX_LRS; i++)
 		a->vgic.lr[i] = read_lr(i);
@@ -648,6 +673,8 @@ static enum trap_result handle_wfx(struct vcpu_arch *arch, const struct trap *t,
 		if (arch->vgic.hook && arch->vgic.hook->pending(arch->vgic.hook_ctx, arch->vcpu_id, arch->vgic.lr,
 								 nr_lrs(), arch->vgic.vmcr))
 			return TRAP_RESUME;
+		if (a64_timer_wfi(arch))
+			return TRAP_RESUME; /* the timer woke it (or a kick ended the wait) */
 		exit->kind = VCPU_EXIT_HALT;
 		return TRAP_EXIT;
 	}
@@ -938,6 +965,11 @@ static enum trap_result handle_irq(struct vcpu_arch *arch, struct vcpu_exit *exi
 
 	if (intid < 1020)
 		write_sysreg(intid, ICC_EOIR1_EL1);
+	if (intid == A64_PPI_VTIMER) {
+		/* The guest's own timer: answered here, no trip through the VMM (timer.c). */
+		a64_timer_irq(arch);
+		return TRAP_RESUME;
+	}
 	hal_wait_until(arch->sched_wq, always, NULL, 0);
 	/* Whatever it was, the VMM now looks at its requests: a pending kick is served. */
 	atomic_store(&arch->kick_pending, false);

@@ -26,7 +26,8 @@
 #define GICR_ICENABLER0	   0x0180
 #define GICR_IPRIORITYR	   0x0400
 
-#define HOST_PRIO 0xa0u
+#define HOST_PRIO	0xa0u
+#define GUEST_TIMER_PRIO 0xc0u
 
 static inline uint32_t rd32(uint64_t a)
 {
@@ -88,8 +89,14 @@ void gic_init_cpu(void)
 	wr32(sgi + GICR_IGROUPR0, 0xffffffffu);
 	for (unsigned i = 0; i < 32; i += 4)
 		wr32(sgi + GICR_IPRIORITYR + i, HOST_PRIO * 0x01010101u);
-	/* The GICv3 maintenance interrupt (PPI 25) ends a guest's run so list registers can be refilled. */
-	wr32(sgi + GICR_ISENABLER0, (1u << PLAT_SGI_WAKE) | (1u << PLAT_PPI_HYP_TIMER) | (1u << 25));
+	/* The guest's timer PPI ranks below the host's own: the backend masks it alone with PMR (arch/aarch64/timer.c). */
+	wr32(sgi + GICR_IPRIORITYR + 24, (HOST_PRIO * 0x010101u) | (GUEST_TIMER_PRIO << 24));
+	/*
+	 * The GICv3 maintenance interrupt (PPI 25) ends a guest's run so list registers can be
+	 * refilled; the guest's virtual timer (PPI 27) ends it so the backend injects it
+	 * (arch/aarch64/timer.c: a vCPU's timer is off in hardware whenever it is not loaded).
+	 */
+	wr32(sgi + GICR_ISENABLER0, (1u << PLAT_SGI_WAKE) | (1u << PLAT_PPI_HYP_TIMER) | (1u << 25) | (1u << 27));
 
 	/*
 	 * ICC_SRE_EL2: SRE (system registers), DFB and DIB (no legacy bypass) and Enable (EL1

@@ -26,6 +26,7 @@
 
 #include <cvisor/pl011.h>
 #include <cvisor/vgic.h>
+#include <cvisor/vtimer.h>
 #include "platform.h"
 
 #define GUEST_RAM_GPA	   0x40000000ul
@@ -207,6 +208,9 @@ static int build_vm(const struct vm_config *cfg, const struct vm_spec *spec, str
 	*vgic = NULL;
 	if (ret == 0 && wants_vgic(spec))
 		ret = vm_add_vgic_v3(vm, GUEST_GICD_GPA, GUEST_GICR_GPA, GUEST_SPI_BLOCKS, vgic);
+	/* The timer's PPI goes into the vGIC when there is one, else into the backend's list registers. */
+	if (ret == 0)
+		ret = vm_add_vtimer(vm, *vgic);
 	if (ret < 0) {
 		*vgic = NULL;
 		vm_destroy(vm);

@@ -61,6 +61,22 @@ struct a64_vgic {
 	void *hook_ctx;
 };
 
+/*
+ * The guest's EL1 virtual timer as the backend handles it (arch/aarch64/timer.c). Its
+ * registers are the guest's (CNTV_CTL_EL0 / CNTV_CVAL_EL0 in struct a64_guest_sysregs,
+ * CNTVOFF_EL2 per VM); this is what EL2 adds: its PPI taken at EL2 becomes virtual PPI
+ * 27 of the vCPU, its PPI masked until the guest ends that interrupt.
+ */
+struct a64_vtimer {
+	bool hv_masked; /* EL2 took the PPI: masked (ICC_PMR_EL1) while this vCPU runs, until the guest's EOI */
+	bool hw_dirty;	/* the hardware CNTV_CTL_EL0 differs from sys: restore writes it */
+	_Atomic bool in_wfi; /* waiting in WFI for its timer: a kick must wake the wait */
+	/* Where the PPI goes: NULL = the backend's own list registers; else (the vGIC) fire(ctx, vcpu_id). */
+	void (*fire)(void *ctx, uint32_t vcpu_id);
+	void *fire_ctx;
+	uint64_t fired, wfi_waits; /* statistics */
+};
+
 struct vm_arch {
 	uint32_t vm_id;
 	uint16_t vmid;	      /* VTTBR_EL2.VMID (8-bit VMIDs) */
@@ -77,6 +93,7 @@ struct vcpu_arch {
 	struct a64_guest_sysregs sys;
 	struct a64_vgic vgic;
 	struct a64_fp_state fp;
+	struct a64_vtimer vtimer;
 	struct vm_arch *vm;
 	uint32_t vm_id, vcpu_id;
 	uint64_t mpidr; /* what the guest reads in MPIDR_EL1 (VMPIDR_EL2) */
@@ -104,6 +121,31 @@ struct vcpu_arch {
  * access to no device. -CV_EINVAL after any other exit.
  */
 int a64_vcpu_inject_abort(struct vcpu_arch *arch);
+
+/* The architected timers' PPIs (ARM ARM D11.2.4; QEMU virt and SBSA agree). */
+#define A64_PPI_VTIMER 27u /* EL1 virtual timer: the guest's */
+#define A64_PPI_PTIMER 30u /* EL1 physical timer */
+
+/*
+ * AArch64 only (devices/vtimer.c): sets CNTVOFF_EL2 of the vCPU (the VM's virtual counter
+ * is the physical one minus off; every vCPU of a VM must get the same value). Call before
+ * the vCPU first runs.
+ */
+void a64_vcpu_set_cntvoff(struct vcpu_arch *arch, uint64_t off);
+
+/*
+ * AArch64 only: routes the vCPU's timer interrupt to fire(ctx, vcpu_id) (the vGIC's
+ * vgic_set_level(.., A64_PPI_VTIMER, true)), called on the vCPU's own task outside the
+ * guest; NULL: the backend puts PPI 27 in its own list registers. Call before it runs.
+ */
+void a64_vcpu_set_timer_hook(struct vcpu_arch *arch, void (*fire)(void *ctx, uint32_t vcpu_id), void *ctx);
+
+/*
+ * AArch64 only, for a vGIC's resample on the guest's EOI of PPI 27 (vCPU's own task,
+ * outside the guest): the timer's output level now (ENABLE, not IMASK, CVAL reached).
+ * When it is low, the mask EL2 put on the timer's PPI when it took it is lifted.
+ */
+bool a64_vcpu_timer_resample(struct vcpu_arch *arch);
 
 /* The SGI a kick sends (the host's wake-up SGI, so one interrupt serves both). */
 #define A64_SGI_KICK 0u
