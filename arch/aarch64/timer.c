@@ -83,6 +83,13 @@ static void take(struct vcpu_arch *arch)
 {
 	arch->vtimer.hv_masked = true;
 	arch->vtimer.fired++;
+	/*
+	 * Rewrite CNTV_CTL_EL0 (same value) before entry: QEMU updates ISTATUS only when its
+	 * own timer callback runs or the register is written, and on a loaded host the
+	 * guest could read a stale ISTATUS = 0 in its handler and drop the tick. Harmless
+	 * on hardware, where ISTATUS is live.
+	 */
+	arch->vtimer.hw_dirty = true;
 	if (arch->vtimer.fire)
 		arch->vtimer.fire(arch->vtimer.fire_ctx, arch->vcpu_id);
 	else
