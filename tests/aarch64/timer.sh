@@ -3,16 +3,16 @@
 # (tests/aarch64/expected/<guest>.out, which holds each guest's own checks) with the timing
 # lines ("timer-...") left out and shown as TAP comments.
 cd "$(dirname "$0")/../.." || exit 1
-cases="timer:1 timerwfi:1"
-echo "1..2"
+cases="timer:1 timerwfi:1 timergic:1"
+echo "1..3"
 if ! command -v qemu-system-aarch64 >/dev/null || ! command -v aarch64-linux-gnu-gcc >/dev/null; then
-	for i in 1 2; do echo "ok $i - aarch64 virtual timer # SKIP qemu-system-aarch64 or aarch64-linux-gnu-gcc missing: run scripts/setup"; done
+	for i in 1 2 3; do echo "ok $i - aarch64 virtual timer # SKIP qemu-system-aarch64 or aarch64-linux-gnu-gcc missing: run scripts/setup"; done
 	exit 0
 fi
 mkdir -p build
 if ! out=$(flock build/.aarch64.lock make -s --no-print-directory ARCH=aarch64 PLATFORM=qemu-virt aarch64-images 2>&1); then
 	echo "$out" | tail -n 20 | sed 's/^/# /'
-	for i in 1 2; do echo "not ok $i - aarch64 virtual timer (build failed)"; done
+	for i in 1 2 3; do echo "not ok $i - aarch64 virtual timer (build failed)"; done
 	exit 1
 fi
 tmp=$(mktemp)
