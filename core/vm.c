@@ -449,10 +449,13 @@ int vm_shutdown(struct vm *vm, const struct vm_stop_reason *why)
 			 why);
 	if (ret < 0)
 		return ret;
-	if (why->kind == VM_STOP_FAILED || why->kind == VM_STOP_CRASH)
+	if (why->kind == VM_STOP_FAILED)
 		hal_log(HAL_LOG_ERROR, "vm %u: stopping: %s (vCPU %u, %s, detail %#llx)", vm->id,
 			vm_stop_kind_name(why->kind), why->vcpu_id, cv_strerror(why->error),
 			(unsigned long long)why->detail);
+	else if (why->kind == VM_STOP_CRASH) /* a crash carries no error code */
+		hal_log(HAL_LOG_ERROR, "vm %u: stopping: %s (vCPU %u)", vm->id, vm_stop_kind_name(why->kind),
+			why->vcpu_id);
 	else
 		hal_log(HAL_LOG_INFO, "vm %u: stopping: %s", vm->id, vm_stop_kind_name(why->kind));
 	/* The status store above was seq_cst: every vCPU that misses the kick sees it. */
