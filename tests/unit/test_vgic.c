@@ -789,16 +789,21 @@ static void test_concurrent_sources(void **state)
 	}
 	for (unsigned i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
-	/* drain what is left: every edge ends up taken, nothing stays owned */
+	/*
+	 * Drain what is left: every edge ends up taken, nothing stays owned. (The sources may
+	 * have done all their work in one burst at the end: spinning threads on a small host
+	 * can keep a preempted lock holder off its CPU for a while.)
+	 */
+	vgic_set_level(v, 0, 96, false);
 	for (unsigned i = 0; i < 100; i++) {
 		vgic_flush_lrs(v, 0, lr, NLR);
-		for (unsigned k = 0; k < NLR; k++)
+		for (unsigned k = 0; k < NLR; k++) {
+			if (lr[k] & VGIC_LR_PENDING)
+				seen++;
 			lr[k] &= ~(3ull << 62);
+		}
 	}
-	vgic_set_level(v, 0, 96, false);
-	vgic_flush_lrs(v, 0, lr, NLR);
-	vgic_flush_lrs(v, 0, lr, NLR);
-	assert_true(seen > 0);
+	assert_true(seen >= 64 + 16); /* at least each SPI and SGI once */
 	assert_int_equal(lr[0], 0);
 	assert_int_equal(rrd(v, GICR_ISPENDR0, 4), 0);
 	for (unsigned i = 1; i < 4; i++)
