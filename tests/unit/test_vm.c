@@ -338,6 +338,120 @@ static void test_bus_overlap(void **state)
 	assert_int_equal(bus.n, 0);
 }
 
+/* A model of the bus: a plain list of ranges, searched linearly, with 128-bit ends. */
+struct model_range {
+	uint64_t base, size;
+};
+
+static bool model_overlaps(const struct model_range *m, unsigned n, uint64_t base, uint64_t size)
+{
+	for (unsigned i = 0; i < n; i++) {
+		unsigned __int128 a0 = base, a1 = (unsigned __int128)base + size;
+		unsigned __int128 b0 = m[i].base, b1 = (unsigned __int128)m[i].base + m[i].size;
+
+		if (a0 < b1 && b0 < a1)
+			return true;
+	}
+	return false;
+}
+
+/* The index of the model range holding all of [addr, addr + len), or -1. */
+static int model_find(const struct model_range *m, unsigned n, uint64_t addr, uint64_t len)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (addr >= m[i].base && (unsigned __int128)addr + len <= (unsigned __int128)m[i].base + m[i].size)
+			return (int)i;
+	return -1;
+}
+
+static uint64_t bus_rng = 88172645463325252ull;
+
+static uint64_t bus_rand(void)
+{
+	bus_rng ^= bus_rng << 13;
+	bus_rng ^= bus_rng >> 7;
+	bus_rng ^= bus_rng << 17;
+	return bus_rng;
+}
+
+/* Addresses that bunch up at 0, near 4 GiB and at the very top, where the edge cases are. */
+static uint64_t bus_addr(void)
+{
+	static const uint64_t bases[] = {0, 0xfff00000ull, 0xfffffffffff00000ull, 0xffffffffffffff00ull};
+
+	return bases[bus_rand() % 4] + bus_rand() % 0x100000;
+}
+
+/*
+ * bus_register / bus_find / bus_read against the model: thousands of random
+ * registrations (sizes 0 and 1 to the end of the address space included) and lookups
+ * of every width, at the top of the address space too.
+ */
+static void test_bus_model(void **state)
+{
+	static struct bus bus;
+	struct model_range m[BUS_MAX_RANGES];
+	struct tdev d = {0};
+
+	(void)state;
+	for (unsigned round = 0; round < 40; round++) {
+		unsigned n = 0;
+
+		memset(&bus, 0, sizeof(bus));
+		for (unsigned i = 0; i < 300; i++) {
+			uint64_t base = bus_addr(), size;
+			int want, got;
+
+			switch (bus_rand() % 4) {
+			case 0:
+				size = bus_rand() % 3;
+				break;
+			case 1:
+				size = 0 - base; /* to the end of the address space (0 when base is 0) */
+				break;
+			default:
+				size = 1 + bus_rand() % 0x2000;
+				break;
+			}
+			if (size == 0 || base + (size - 1) < base)
+				want = -CV_EINVAL;
+			else if (model_overlaps(m, n, base, size))
+				want = -CV_EEXIST;
+			else if (n == BUS_MAX_RANGES)
+				want = -CV_ENOMEM;
+			else
+				want = 0;
+			got = bus_register(&bus, base, size, &tdev_ops_norel, &d, "r");
+			if (got != want)
+				fail_msg("register [%#llx, +%#llx): %d, model says %d", (unsigned long long)base,
+					 (unsigned long long)size, got, want);
+			if (got == 0)
+				m[n++] = (struct model_range){base, size};
+		}
+		assert_int_equal(bus.n, n);
+		for (unsigned i = 1; i < bus.n; i++)
+			assert_true(bus.ranges[i - 1].base + (bus.ranges[i - 1].size - 1) < bus.ranges[i].base);
+		for (unsigned i = 0; i < 2000; i++) {
+			static const uint64_t lens[] = {1, 2, 4, 8};
+			uint64_t addr = i % 3 == 0 && n ? m[bus_rand() % n].base + bus_rand() % 16 - 8 : bus_addr();
+			uint64_t len = lens[bus_rand() % 4];
+			const struct bus_range *r = bus_find(&bus, addr, len);
+			int k = model_find(m, n, addr, len);
+			uint64_t v = 0;
+
+			if (k < 0) {
+				assert_null(r);
+				assert_int_equal(bus_read(&bus, 0, addr, (enum access_width)len, &v), -CV_ENODEV);
+			} else {
+				assert_non_null(r);
+				assert_int_equal(r->base, m[k].base);
+				assert_int_equal(bus_read(&bus, 0, addr, (enum access_width)len, &v), 0);
+				assert_int_equal(d.last_off, addr - m[k].base);
+			}
+		}
+	}
+}
+
 static void test_add_device(void **state)
 {
 	struct vm *vm = new_vm(1, UNMAPPED_DEFAULT);
@@ -798,6 +912,7 @@ int main(void)
 	    cmocka_unit_test(test_status_matrix),
 	    cmocka_unit_test(test_stop_reason_first_wins),
 	    cmocka_unit_test(test_bus_overlap),
+	    cmocka_unit_test(test_bus_model),
 	    cmocka_unit_test(test_add_device),
 	    cmocka_unit_test(test_mmio_read_widths),
 	    cmocka_unit_test(test_bus_exits),
