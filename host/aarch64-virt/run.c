@@ -171,10 +171,14 @@ static void make_config(struct vm_config *cfg)
 	cfg->unmapped_access = UNMAPPED_DEFAULT; /* abort on AArch64 */
 }
 
-/* Whether the VM gets the emulated GICv3: the built-in guests that ask for it (A64_VGIC_<guest>). */
+/*
+ * Whether the VM gets the emulated GICv3: every Linux VM of the config blob (the kernel
+ * needs its interrupt controller), and the built-in test guests that ask for it
+ * (A64_VGIC_<guest>); the others keep the backend's own list-register injection.
+ */
 static bool wants_vgic(const struct vm_spec *spec)
 {
-	return !spec && guest_image_vgic;
+	return spec || guest_image_vgic;
 }
 
 /*
