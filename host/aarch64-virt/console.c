@@ -1,14 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cvisor's console: the board's PL011 (TX only, polled; ARM DDI 0183 3.3), a small
- * printf, hal_log and hal_fatal. Output goes out in whole lines under one lock, so the
- * lines of different CPUs and of the guests never interleave.
+ * cvisor's console: the board's PL011 (polled; ARM DDI 0183 3.3), a small printf, hal_log
+ * and hal_fatal. Output goes out in whole lines under one lock, so the lines of different
+ * CPUs and of the guests never interleave. Input goes to the VM that owns the console
+ * (console_set_input): a task on CPU 0 polls the UART's receive FIFO every few ms and
+ * hands bytes on only while the guest's UART has room, so nothing typed is lost (QEMU
+ * and a real UART's flow control hold the rest), and hands over a guest's partial line
+ * (a shell prompt) once the guest stops writing.
  */
 #include "platform.h"
 
 #define UART_DR	     0x000
 #define UART_FR	     0x018
+#define UART_FR_RXFE (1u << 4)
 #define UART_FR_TXFF (1u << 5)
+
+#define INPUT_POLL_NS	   10000000ull /* 10 ms between looks at an idle line */
+#define INPUT_BUSY_NS	   1000000ull  /* 1 ms while bytes flow (pasted text, tests) */
+#define PARTIAL_LINE_IDLE_NS 20000000ull /* a guest's unterminated line goes out after 20 ms of quiet */
 
 /* QEMU virt's UART; replaced by the DTB's "arm,pl011" node when there is one. */
 static volatile uint8_t *uart = (volatile uint8_t *)0x09000000;
@@ -41,6 +50,74 @@ void console_write(const char *s, size_t len)
 	spin_lock(&console_lock);
 	write_locked(s, len);
 	spin_unlock(&console_lock);
+}
+
+/* ---- input ---- */
+
+static spinlock_t input_lock = SPINLOCK_INIT; /* protects input_* and held */
+static const struct console_input *input_ops;
+static void *input_ctx;
+static int held = -1; /* a byte read from the UART that the guest had no room for yet */
+static struct hal_task *input_task;
+static struct hal_waitq *input_wq;
+
+static bool never(void *arg)
+{
+	(void)arg;
+	return false;
+}
+
+/* One look: returns true when bytes moved. Caller holds input_lock. */
+static bool input_poll_locked(void)
+{
+	bool moved = false;
+
+	input_ops->idle(input_ctx, hal_now_ns(), PARTIAL_LINE_IDLE_NS);
+	for (;;) {
+		if (held < 0) {
+			if (*(volatile uint32_t *)(uart + UART_FR) & UART_FR_RXFE)
+				break;
+			held = (int)(*(volatile uint32_t *)(uart + UART_DR) & 0xff);
+		}
+		if (!input_ops->put(input_ctx, (uint8_t)held))
+			break; /* the guest's FIFO is full: keep it, try again next time */
+		held = -1;
+		moved = true;
+	}
+	return moved;
+}
+
+static void input_main(void *arg)
+{
+	bool busy = false;
+
+	(void)arg;
+	for (;;) {
+		hal_wait_until(input_wq, never, NULL, busy ? INPUT_BUSY_NS : INPUT_POLL_NS);
+		spin_lock(&input_lock);
+		busy = input_ops && input_poll_locked();
+		spin_unlock(&input_lock);
+	}
+}
+
+int console_set_input(const struct console_input *ops, void *ctx)
+{
+	int ret;
+
+	if (ops && !input_task) {
+		ret = hal_waitq_create(&input_wq);
+		if (ret < 0)
+			return ret;
+		ret = hal_task_spawn(&input_task, "console-input", 0, 1, input_main, NULL);
+		if (ret < 0)
+			return ret;
+	}
+	/* Under the lock: once it returns, no call into the previous owner is in progress. */
+	spin_lock(&input_lock);
+	input_ops = ops;
+	input_ctx = ctx;
+	spin_unlock(&input_lock);
+	return 0;
 }
 
 /* ---- printf: %[-0][width][l|ll|z](d|i|u|x|p|s|c|%) and '#' for 0x ---- */

@@ -142,6 +142,18 @@ void console_write(const char *s, size_t len);
 void plat_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int plat_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int plat_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Where console input goes (the VM that owns it): put takes a byte (false: no room now,
+ * offered again later); idle(ctx, now_ns, idle_ns) may hand over the guest's partial line. */
+struct console_input {
+	bool (*put)(void *ctx, uint8_t byte);
+	void (*idle)(void *ctx, uint64_t now_ns, uint64_t idle_ns);
+};
+/*
+ * Gives the console's input to ops/ctx (NULL: nobody; input waits in the UART). Starts
+ * the polling task on CPU 0 the first time. On return no call into the previous owner
+ * is in progress, so it may be freed. 0 or the HAL's error.
+ */
+int console_set_input(const struct console_input *ops, void *ctx);
 /* Prints "cvisor: exit N" and powers the machine off through PSCI. */
 _Noreturn void plat_exit(int code);
 

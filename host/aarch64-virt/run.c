@@ -185,7 +185,36 @@ static bool wants_vgic(const struct vm_spec *spec)
  * Builds the VM and fills its RAM: from a VM spec of the config blob (spec), else with the
  * guest built into this image; *vgic is its emulated GIC or NULL. The VM is LOADED on success.
  */
-static int build_vm(const struct vm_config *cfg, const struct vm_spec *spec, struct vm **out, struct vgic **vgic)
+/* The guest UART's interrupt line: SPI 33 of the vGIC (QEMU virt's layout, boot/fdt.c). */
+static void uart_irq(void *vgic, bool level)
+{
+	vgic_set_level(vgic, 0, PL011_VIRT_INTID, level);
+}
+
+static bool uart_put(void *uart, uint8_t byte)
+{
+	return pl011_receive(uart, byte);
+}
+
+static void uart_idle(void *uart, uint64_t now_ns, uint64_t idle_ns)
+{
+	pl011_flush_idle(uart, now_ns, idle_ns);
+}
+
+static const struct console_input uart_input = {.put = uart_put, .idle = uart_idle};
+
+/* Console input goes to one VM: the first one built keeps it, across its resets (#8 adds switching). */
+static const struct vm_config *_Atomic input_owner;
+
+static bool owns_input(const struct vm_config *cfg)
+{
+	const struct vm_config *none = NULL;
+
+	return atomic_compare_exchange_strong(&input_owner, &none, cfg) || none == cfg;
+}
+
+static int build_vm(const struct vm_config *cfg, const struct vm_spec *spec, struct vm **out, struct vgic **vgic,
+		    struct pl011 **uart)
 {
 	size_t image = (size_t)(guest_image_end - guest_image_start);
 	struct vm *vm;
@@ -205,7 +234,7 @@ static int build_vm(const struct vm_config *cfg, const struct vm_spec *spec, str
 			plat_clean_dcache(ram, image);
 	}
 	if (ret == 0)
-		ret = vm_add_pl011(vm, GUEST_UART_GPA, console_sink, NULL);
+		ret = vm_add_pl011_irq(vm, GUEST_UART_GPA, console_sink, NULL, NULL, NULL, uart);
 	if (ret == 0)
 		ret = vm_add_device(vm, BUS_SYSREG, A64_SYSREG(2, 0, 0, 0, 0), 1ull << 20, &raz_wi_ops, NULL,
 				    "debug-raz-wi");
@@ -215,6 +244,9 @@ static int build_vm(const struct vm_config *cfg, const struct vm_spec *spec, str
 	/* The timer's PPI goes into the vGIC when there is one, else into the backend's list registers. */
 	if (ret == 0)
 		ret = vm_add_vtimer(vm, *vgic);
+	/* Without a vGIC the UART has no interrupt: such guests poll it. */
+	if (ret == 0 && *vgic)
+		pl011_set_irq(*uart, uart_irq, *vgic);
 	if (ret < 0) {
 		*vgic = NULL;
 		vm_destroy(vm);
@@ -237,21 +269,29 @@ static int run_one(const struct vm_config *cfg, const struct vm_spec *spec, unsi
 	int ret;
 
 	for (unsigned boot = 0;; boot++) {
+		struct pl011 *uart = NULL;
 		struct vmm_vm *vv;
 		struct vm *vm;
 
-		ret = build_vm(cfg, spec, &vm, &vgic);
+		ret = build_vm(cfg, spec, &vm, &vgic, &uart);
 		if (ret < 0) {
 			hal_log(HAL_LOG_ERROR, "vm %u (%s): cannot build: %s", cfg->id, cfg->name, cv_strerror(ret));
 			return 1;
 		}
+		if (owns_input(cfg) && console_set_input(&uart_input, uart) < 0)
+			hal_log(HAL_LOG_WARN, "vm %u (%s): console input unavailable", cfg->id, cfg->name);
 		ret = vmm_start(&vv, vm, &hooks);
 		if (ret < 0) {
 			hal_log(HAL_LOG_ERROR, "vm %u (%s): cannot start: %s", cfg->id, cfg->name, cv_strerror(ret));
+			if (owns_input(cfg))
+				console_set_input(NULL, NULL);
 			vm_destroy(vm);
 			return 1;
 		}
 		ret = vmm_wait(vv, 0, &res);
+		/* The UART goes with the VM: input stops reaching it first. */
+		if (owns_input(cfg))
+			console_set_input(NULL, NULL);
 		if (vmm_destroy(vv, DESTROY_TIMEOUT_NS) < 0)
 			ret = -CV_ETIMEDOUT; /* a task is stuck: leak the VM rather than free it under it */
 		else
