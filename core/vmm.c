@@ -27,10 +27,6 @@
 #include <cvisor/vmm.h>
 
 #define VCPU_TASK_STACK (256u * 1024u) /* the seed's vCPU task stack */
-/* PSCI's INVALID_ADDRESS (DEN0022 5.2.2), which guest_abi.h does not list yet. */
-#ifndef PSCI_RET_INVALID_ADDRESS
-#define PSCI_RET_INVALID_ADDRESS (-9)
-#endif
 #define TASK_NAME_MAX 32
 
 struct vmm_vcpu {

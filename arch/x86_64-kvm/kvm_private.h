@@ -47,6 +47,9 @@ int x86_kvm_kick_signal_init(void);
 /* Sends the kick signal to the vCPU's bound thread, if any (vcpu.c owns the thread). */
 void x86_kvm_signal_thread(struct vcpu_arch *arch);
 
+/* Forgets the bound thread, so no later kick signals it (unbind, a failed run). */
+void x86_kvm_forget_thread(struct vcpu_arch *arch);
+
 /* The real-time signal that kicks a vCPU thread out of KVM_RUN. */
 int x86_kvm_kick_signal(void);
 

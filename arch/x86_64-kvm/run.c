@@ -296,7 +296,16 @@ static int decode_exit(struct vcpu_arch *arch, struct vcpu_exit *exit)
 	case KVM_EXIT_X86_WRMSR:
 		return decode_msr(arch, exit, true);
 	case KVM_EXIT_HLT:
-		/* Without an in-kernel LAPIC, KVM leaves HLT to user space, rip past it. */
+		/*
+		 * Without an in-kernel LAPIC, KVM leaves HLT to user space, rip past it. An
+		 * interrupt that arrived while IF was clear is still queued here, and `sti; hlt`
+		 * (how Linux idles) reaches the HLT inside the STI shadow before the interrupt
+		 * window exit: with IF now set, the interrupt ends the halt at once (SDM Vol. 2A
+		 * HLT: "an enabled interrupt ... resumes execution"), so re-enter and deliver it
+		 * rather than park a vCPU whose wake-up the VMM has already consumed.
+		 */
+		if (highest_pending_irq(arch) >= 0 && arch->run->if_flag)
+			return ACT_CONTINUE;
 		exit->kind = VCPU_EXIT_HALT;
 		return ACT_RETURN;
 	case KVM_EXIT_IRQ_WINDOW_OPEN:
@@ -357,6 +366,12 @@ int arch_vcpu_run(struct vcpu_arch *arch, struct vcpu_exit *exit)
 			break;
 		}
 	}
+	/*
+	 * An error leaves the vCPU INVALID: the core never unbinds it, so forget the thread
+	 * here, or a later kick would signal a thread that may have been joined already.
+	 */
+	if (ret < 0)
+		x86_kvm_forget_thread(arch);
 	/* See the top of the file: clear, then a full fence, then the caller reads requests. */
 	__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
 	atomic_thread_fence(memory_order_seq_cst);

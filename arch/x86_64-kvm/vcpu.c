@@ -176,11 +176,16 @@ int arch_vcpu_bind(struct vcpu_arch *arch)
 	return 0;
 }
 
-int arch_vcpu_unbind(struct vcpu_arch *arch)
+void x86_kvm_forget_thread(struct vcpu_arch *arch)
 {
 	kick_lock(arch);
 	arch->thread_valid = false;
 	kick_unlock(arch);
+}
+
+int arch_vcpu_unbind(struct vcpu_arch *arch)
+{
+	x86_kvm_forget_thread(arch);
 	if (arch->pinned) {
 		arch->pinned = false;
 		if (arch->saved_cpu_mask && hal_task_pin_self(arch->saved_cpu_mask) < 0)

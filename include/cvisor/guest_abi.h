@@ -37,6 +37,9 @@
 #define PSCI_RET_ALREADY_ON (-4)
 #define PSCI_RET_ON_PENDING (-5)
 #define PSCI_RET_INTERNAL_FAILURE (-6)
+#define PSCI_RET_NOT_PRESENT (-7)
+#define PSCI_RET_DISABLED (-8)
+#define PSCI_RET_INVALID_ADDRESS (-9)
 
 /* PSCI_VERSION answer: major 1, minor 0. */
 #define PSCI_VERSION_1_0 0x00010000u

@@ -342,6 +342,30 @@ out:
 	kt_case_end("interrupt: KVM_INTERRUPT through the guest IDT, interrupt window, wakes HLT");
 }
 
+/*
+ * An interrupt queued while IF = 0, then `sti; hlt` (how Linux idles): the HLT is reached
+ * in the STI shadow, before any window exit, and must not park the vCPU with its
+ * interrupt still queued in the backend (nothing would wake it).
+ */
+static void test_interrupt_before_sti_hlt(void)
+{
+	struct kh_vm h;
+	struct vcpu *v;
+
+	KT_REQUIRE_EQ(kh_vm_start(&h, "irq", 1, 0), 0);
+	v = h.vcpus[0];
+	KH_REPORT_EQ(v, 1);
+	KT_REQUIRE_EQ(vcpu_inject_interrupt(v, CV_TEST_IRQ_VECTOR), 0);
+	KH_REPORT_EQ(v, 0);
+	KH_REPORT_EQ(v, 1); /* reported with IF clear again */
+	KT_REQUIRE_EQ(vcpu_inject_interrupt(v, CV_TEST_IRQ_VECTOR), 0);
+	KH_REPORT_EQ(v, 2); /* no HALT exit in between: the queued interrupt ended the halt */
+	EXPECT_DOWN(v, SYSTEM_DOWN_OFF);
+out:
+	kh_vm_stop(&h);
+	kt_case_end("interrupt queued with IF = 0 before sti; hlt is delivered, not left behind a HALT");
+}
+
 struct kicker {
 	struct vcpu *v;
 	uint64_t delay_ns;
@@ -984,6 +1008,7 @@ static const struct {
     {test_system_reset, "SYSTEM_RESET"},
     {test_cpu_on, "CPU_ON"},
     {test_interrupt, "interrupt injection"},
+    {test_interrupt_before_sti_hlt, "interrupt before sti; hlt"},
     {test_kick, "kick"},
     {test_internal_error, "internal error"},
     {test_contract_errors, "contract errors"},
