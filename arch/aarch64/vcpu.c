@@ -320,7 +320,7 @@ int arch_vcpu_inject_interrupt(struct vcpu_arch *arch, uint32_t vector)
 	unsigned n = nr_lrs(), free_lr = A64_MAX_LRS;
 
 	if (arch->vgic.hook)
-		return 0; /* the emulated GIC fills the LRs on the next entry */
+		return 0;   /* the emulated GIC fills the LRs on the next entry */
 	if (vector >= 1020) /* 1020-1023 are special INTIDs (IHI 0069 2.2.1) */
 		return -CV_ERANGE;
 	if (n > A64_MAX_LRS)
@@ -665,16 +665,22 @@ static enum trap_result handle_unknown(struct vcpu_arch *arch, const struct trap
 	return TRAP_RESUME;
 }
 
+/* WFI or a PSCI standby: true when it ends here (an interrupt is pending, or the timer woke it). */
+static bool standby_ends_here(struct vcpu_arch *arch)
+{
+	/* WFI completes at once with an interrupt pending, even a masked one (ARM ARM D1.16.2). */
+	if (arch->vgic.hook &&
+	    arch->vgic.hook->pending(arch->vgic.hook_ctx, arch->vcpu_id, arch->vgic.lr, nr_lrs(), arch->vgic.vmcr))
+		return true;
+	return a64_timer_wfi(arch); /* the timer woke it (or a kick ended the wait) */
+}
+
 static enum trap_result handle_wfx(struct vcpu_arch *arch, const struct trap *t, struct vcpu_exit *exit)
 {
 	skip_instruction(arch, t);
 	if ((ESR_ISS(t->esr) & 3) == 0) { /* TI = 0: WFI */
-		/* WFI completes at once with an interrupt pending, even a masked one (ARM ARM D1.16.2). */
-		if (arch->vgic.hook && arch->vgic.hook->pending(arch->vgic.hook_ctx, arch->vcpu_id, arch->vgic.lr,
-								 nr_lrs(), arch->vgic.vmcr))
+		if (standby_ends_here(arch))
 			return TRAP_RESUME;
-		if (a64_timer_wfi(arch))
-			return TRAP_RESUME; /* the timer woke it (or a kick ended the wait) */
 		exit->kind = VCPU_EXIT_HALT;
 		return TRAP_EXIT;
 	}
@@ -693,6 +699,9 @@ static enum trap_result do_call(struct vcpu_arch *arch, struct vcpu_exit *exit)
 		return TRAP_RESUME;
 	case PSCI_ACT_EXIT:
 		arch->ctx.x[0] = answer;
+		/* CPU_SUSPEND is a standby: like WFI, its timer wakes it (DEN0022 5.4). */
+		if (exit->kind == VCPU_EXIT_HALT && standby_ends_here(arch))
+			return TRAP_RESUME;
 		return TRAP_EXIT;
 	case PSCI_ACT_HYPERCALL:
 	default:

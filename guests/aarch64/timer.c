@@ -9,6 +9,7 @@
  *            still high, so it is taken again, until the handler disables the timer.
  *  4. cost:  deadline a little ahead while spinning; the delay from the deadline to the
  *            handler is printed (in µs) on a "timer-cost" line, not compared exactly.
+ *  5. suspend: PSCI CPU_SUSPEND (a standby, like WFI) ends when the timer fires.
  * Timing lines start with "timer-" so the test script can leave them out of the comparison.
  * Built as timergic (TIMER_VGIC), the VM has the emulated GICv3: the guest first sets up
  * its distributor and redistributor as Linux does and enables PPI 27 there, and the
@@ -166,5 +167,19 @@ void guest_main(uint64_t vcpu, uint64_t boot_arg)
 	gprintf("cost: %u interrupts, %u early\n", taken, early);
 	gprintf("timer-cost: deadline to handler %lu ns mean (50 interrupts, counter %lu Hz)\n",
 		late * 1000000000 / freq / 50, freq);
+
+	/* PSCI CPU_SUSPEND (standby) is a WFI: its timer ends it, then the interrupt is taken. */
+	taken = 0;
+	start = vcount();
+	arm(start + freq * 3 / 1000);
+	{
+		int64_t r = (int64_t)hvc_call(0xC4000001u, 0, 0, 0, 0, 0, 0);
+
+		while (!taken && vcount() - start < 5 * freq)
+			;
+		gprintf("suspend: CPU_SUSPEND returned %ld, the timer's interrupt taken: %s, not early: %s\n", r,
+			taken ? "yes" : "NO", taken_at >= start + freq * 3 / 1000 ? "yes" : "NO");
+	}
+	write_sysreg(0, cntv_ctl_el0);
 	gprintf("spurious: %u\n", spurious);
 }
