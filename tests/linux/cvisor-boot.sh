@@ -117,7 +117,9 @@ check "the bad init ends in the kernel's 'No working init found' panic" \
 
 # 16-17: SYSTEM_RESET rebuilds the VM from the untouched originals: a second boot, the same lines.
 # Its own session, so the whole run (script, timeout, QEMU) ends with one signal to its group.
-setsid $RUN --cpus 1 --mem 128M --initrd "$tmp/bad-initrd.gz" --cmdline "$cmdline" --timeout 60 </dev/null >"$tmp/reset.raw" 2>/dev/null &
+# The file exists before the loop below reads it (the background job opens it later).
+: >"$tmp/reset.raw"
+setsid $RUN --cpus 1 --mem 128M --initrd "$tmp/bad-initrd.gz" --cmdline "$cmdline" --timeout 60 </dev/null >>"$tmp/reset.raw" 2>/dev/null &
 pid=$!
 deadline=$((SECONDS + 60))
 while [ $SECONDS -lt $deadline ] && [ "$(grep -c "Kernel panic" "$tmp/reset.raw")" -lt 2 ]; do sleep 0.3; done
