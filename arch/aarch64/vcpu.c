@@ -979,6 +979,13 @@ static enum trap_result handle_irq(struct vcpu_arch *arch, struct vcpu_exit *exi
 		a64_timer_irq(arch);
 		return TRAP_RESUME;
 	}
+	if (intid == A64_PPI_MAINTENANCE)
+		/*
+		 * The guest ended an interrupt that asked to be told (LR.EOI: the timer's, a
+		 * vGIC level) or the list registers ran dry (NPIE): the next entry folds them
+		 * and refills, which needs no trip through the VMM (the timer's EOI, once per tick).
+		 */
+		return TRAP_RESUME;
 	hal_wait_until(arch->sched_wq, always, NULL, 0);
 	/* Whatever it was, the VMM now looks at its requests: a pending kick is served. */
 	atomic_store(&arch->kick_pending, false);

@@ -125,6 +125,8 @@ int a64_vcpu_inject_abort(struct vcpu_arch *arch);
 /* The architected timers' PPIs (ARM ARM D11.2.4; QEMU virt and SBSA agree). */
 #define A64_PPI_VTIMER 27u /* EL1 virtual timer: the guest's */
 #define A64_PPI_PTIMER 30u /* EL1 physical timer */
+/* The GICv3 maintenance interrupt (IHI 0069 4.8.2 recommends PPI 25; QEMU virt uses it). */
+#define A64_PPI_MAINTENANCE 25u
 
 /*
  * AArch64 only (devices/vtimer.c): sets CNTVOFF_EL2 of the vCPU (the VM's virtual counter
