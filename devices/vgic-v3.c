@@ -1001,8 +1001,14 @@ static uint64_t refill(struct vgic *v, struct vcpu_state *s, uint32_t cid, uint6
 	s->used = k;
 	if (!left)
 		return 0;
-	/* NPIE fires once no LR is pending; with none pending now it would fire at once: UIE. */
-	return any_pending ? VGIC_HCR_NPIE : VGIC_HCR_UIE;
+	/*
+	 * NPIE fires once no LR is pending; with none pending now it would fire at once, so
+	 * UIE (at most one LR valid), which with a single LR would fire at once too: then
+	 * only the LR.EOI above frees a place.
+	 */
+	if (any_pending)
+		return VGIC_HCR_NPIE;
+	return n > 1 ? VGIC_HCR_UIE : 0;
 }
 
 uint64_t vgic_flush_lrs(struct vgic *v, uint32_t vcpu_id, uint64_t *lr, unsigned nr_lrs)
