@@ -979,11 +979,14 @@ static enum trap_result handle_irq(struct vcpu_arch *arch, struct vcpu_exit *exi
 		a64_timer_irq(arch);
 		return TRAP_RESUME;
 	}
-	if (intid == A64_PPI_MAINTENANCE)
+	if (intid == A64_PPI_MAINTENANCE || intid == 1023)
 		/*
 		 * The guest ended an interrupt that asked to be told (LR.EOI: the timer's, a
 		 * vGIC level) or the list registers ran dry (NPIE): the next entry folds them
 		 * and refills, which needs no trip through the VMM (the timer's EOI, once per tick).
+		 * It mostly reads as spurious (1023): save_guest cleared ICH_HCR_EL2, which drops
+		 * the level-sensitive maintenance PPI before the acknowledge. Every interrupt the
+		 * VMM must see (the kick and wake SGIs, the slice timer) is still pending then.
 		 */
 		return TRAP_RESUME;
 	hal_wait_until(arch->sched_wq, always, NULL, 0);
