@@ -87,9 +87,10 @@ struct irq {
 	bool line;  /* level of the input line */
 	bool active;
 	bool group1;
-	bool edge;	 /* ICFGR: edge-triggered */
-	bool lr_pending; /* written to its owner's LR in the pending state */
-	bool stale;	 /* the guest changed pending/active by MMIO while an LR held it */
+	bool edge;	    /* ICFGR: edge-triggered */
+	bool lr_pending;    /* written to its owner's LR in the pending state */
+	bool stale_pending; /* the guest changed its pending state by MMIO while an LR held it */
+	bool stale_active;  /* the same for its active state */
 	uint8_t prio;
 	int8_t owner;	  /* vCPU whose list registers hold it, or NO_VCPU */
 	int8_t active_on; /* SPIs: the vCPU it is active on */
@@ -230,10 +231,7 @@ static void mark_dirty(struct vgic *v, int cid)
 		atomic_store(&v->cpu[cid].dirty, true);
 }
 
-/*
- * Called under the lock after anything about intid changed: keeps the SPI scan set, marks
- * whoever must look at it again, and adds the vCPU to kick when it is now deliverable.
- */
+/* Keeps the SPI scan set (lock held): SPIs that may be pending, active or in an LR. */
 static void update_live(struct vgic *v, const struct irq *irq, uint32_t intid)
 {
 	uint32_t i = intid - VGIC_NR_PRIVATE;
@@ -251,6 +249,10 @@ static bool deliverable(const struct vgic *v, const struct irq *irq)
 	return irq_pending(irq) && irq->enabled && group_enabled(v, irq);
 }
 
+/*
+ * Called under the lock after anything about intid changed: keeps the SPI scan set, marks
+ * whoever must look at it again, and adds the vCPU to kick when it is now deliverable.
+ */
 static void changed(struct vgic *v, struct irq *irq, uint32_t cid, uint32_t intid, uint64_t *kick)
 {
 	int t = irq_vcpu(v, irq, cid, intid);
@@ -324,24 +326,24 @@ static void bit_write(struct vgic *v, struct irq *irq, uint32_t cid, uint32_t in
 		break;
 	case BR_SET_PENDING:
 		irq->latch = true;
-		irq->stale = irq->owner != NO_VCPU;
+		irq->stale_pending = irq->owner != NO_VCPU;
 		break;
 	case BR_CLEAR_PENDING:
 		/* The line of a level-sensitive source stays as it is (IHI 0069 4.1.2). */
 		irq->latch = false;
 		irq->lr_pending = false;
-		irq->stale = irq->owner != NO_VCPU;
+		irq->stale_pending = irq->owner != NO_VCPU;
 		break;
 	case BR_SET_ACTIVE:
 		irq->active = true;
 		if (intid >= VGIC_NR_PRIVATE && irq->owner == NO_VCPU)
 			irq->active_on = (int8_t)spi_target(v, irq);
-		irq->stale = irq->owner != NO_VCPU;
+		irq->stale_active = irq->owner != NO_VCPU;
 		break;
 	case BR_CLEAR_ACTIVE:
 		irq->active = false;
 		irq->active_on = NO_VCPU;
-		irq->stale = irq->owner != NO_VCPU;
+		irq->stale_active = irq->owner != NO_VCPU;
 		break;
 	default:
 		return;
@@ -854,19 +856,21 @@ static void fold(struct vgic *v, struct vcpu_state *s, uint32_t cid, const uint6
 		was_pending = irq->lr_pending;
 		irq->owner = NO_VCPU;
 		irq->lr_pending = false;
-		if (irq->stale) {
-			irq->stale = false; /* GICD/GICR writes since the flush win over the LR */
-		} else {
+		/* GICD/GICR writes since the flush win over what the LR says of the same state. */
+		if (!irq->stale_active) {
 			irq->active = active;
 			irq->active_on = active && intid >= VGIC_NR_PRIVATE ? (int8_t)cid : NO_VCPU;
+		}
+		if (!irq->stale_pending) {
 			if (pending)
 				irq->latch |= latch_moves(irq); /* an edge not yet taken stays pending */
 			else if (!latch_moves(irq) && was_pending)
 				irq->latch = false; /* acknowledged: a GICD_ISPENDR latch is consumed */
-			/* Taken or ended: ask a level source that cannot tell us whether it is still high. */
-			if (!pending && !irq->edge && irq->resample)
-				irq->line = irq->resample(irq->resample_ctx, cid);
 		}
+		irq->stale_active = irq->stale_pending = false;
+		/* Taken or ended: ask a level source that cannot tell us whether it is still high. */
+		if (!pending && !irq->edge && irq->resample)
+			irq->line = irq->resample(irq->resample_ctx, cid);
 		update_live(v, irq, intid);
 		if (intid >= VGIC_NR_PRIVATE) {
 			int t = irq_vcpu(v, irq, cid, intid);

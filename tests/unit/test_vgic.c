@@ -611,6 +611,19 @@ static void test_icpendr_while_in_lr(void **state)
 	vgic_flush_lrs(v, 0, lr, NLR);
 	assert_int_equal(lr[0], 0);
 	assert_int_equal(rrd(v, GICR_ISPENDR0, 4), 1u << 7);
+	/* GICR_ISPENDR0 while the guest has it active: the write adds pending, active stays */
+	rwr(v, GICR_ISENABLER0, 4, 1u << 7);
+	vgic_flush_lrs(v, 0, lr, NLR);
+	lr[0] = (lr[0] & ~(3ull << 62)) | VGIC_LR_ACTIVE;
+	rwr(v, GICR_ISPENDR0, 4, 1u << 7);
+	vgic_flush_lrs(v, 0, lr, NLR);
+	assert_int_equal(LR_INTID(lr[0]), 7);
+	assert_int_equal(LR_STATE(lr[0]), 3);
+	/* GICR_ICACTIVER0 then: pending stays, active goes */
+	rwr(v, SGI + 0x380, 4, 1u << 7);
+	assert_int_equal(rrd(v, SGI + 0x300, 4), 0);
+	vgic_flush_lrs(v, 0, lr, NLR);
+	assert_int_equal(LR_STATE(lr[0]), 1);
 	vgic_destroy(v);
 }
 
