@@ -36,7 +36,7 @@
 #include "../../boot/host/host.h"
 #include "../cvisor/config_json.h"
 
-#define MAX_VMS	       16
+#define MAX_VMS	       8	     /* PLAT_MAX_VMS (host/aarch64-virt/platform.h): what EL2 takes */
 #define MAX_TOTAL_MEM  (16ull << 30) /* issue #8: more than 16 GiB of VM memory in all is refused */
 #define BLOB_SIZE      (64u << 10)
 #define GUEST_DTB_ROOM (64u << 10) /* what the hypervisor reserves for a guest DTB it writes */
