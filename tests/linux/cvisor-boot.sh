@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/linux/lib.sh
 tmp=$(mktemp -d /tmp/cvisor-linux-boot.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-PLAN=17
+PLAN=21
 echo "1..$PLAN"
 
 if ! guest_missing; then
@@ -71,7 +71,28 @@ refused "two VMs with one id refused" "$tmp/b.json: base.id: 7" $RUN --config "$
 refused "a pCPU the machine lacks refused" "$tmp/a.json: base.phys_cpu_ids[1]" $RUN --pcpus 2 --config "$tmp/a.json"
 # 6: usage.
 refused "usage error" "--cpus" $RUN --cpus zero
-# 7: a gzip'd Image becomes the raw Image again, byte for byte, and is what QEMU loads.
+# 7-10: the other checks made before any VM starts (issue #8), each naming file and key.
+sed 's/"id": 7/"id": 8/' "$tmp/a.json" >"$tmp/c.json"
+refused "two VMs with one name refused" "$tmp/c.json: base.name" $RUN --config "$tmp/a.json" --config "$tmp/c.json"
+cat >"$tmp/big.json" <<EOF
+{ "base": { "id": 9, "name": "big", "cpu_num": 1 },
+  "kernel": { "kernel_path": "$ARM64_KERNEL", "memory_regions": [ { "gpa": "0x40000000", "size": "12G" } ] } }
+EOF
+sed 's/"id": 9, "name": "big"/"id": 10, "name": "big2"/; s/12G/5G/' "$tmp/big.json" >"$tmp/big2.json"
+refused "more than 16 GiB of VM memory in all refused" "$tmp/big2.json: kernel.memory_regions: more than 16 GiB" \
+	$RUN --config "$tmp/big.json" --config "$tmp/big2.json"
+cat >"$tmp/overlap.json" <<EOF
+{ "base": { "id": 11, "name": "ov", "cpu_num": 1 },
+  "kernel": { "kernel_path": "$ARM64_KERNEL", "memory_regions": [ { "gpa": "0x40000000", "size": "256M" },
+                                                                 { "gpa": "0x48000000", "size": "256M" } ] } }
+EOF
+refused "overlapping memory regions refused" "$tmp/overlap.json: kernel.memory_regions[1]: overlaps" $RUN --config "$tmp/overlap.json"
+cat >"$tmp/fewids.json" <<EOF
+{ "base": { "id": 12, "name": "few", "cpu_num": 2, "phys_cpu_ids": [0] },
+  "kernel": { "kernel_path": "$ARM64_KERNEL", "memory_regions": [ { "gpa": "0x40000000", "size": "256M" } ] } }
+EOF
+refused "more vCPUs than phys_cpu_ids refused" "$tmp/fewids.json: base.phys_cpu_ids" $RUN --config "$tmp/fewids.json"
+# 11: a gzip'd Image becomes the raw Image again, byte for byte, and is what QEMU loads.
 gzip -1 -c "$ARM64_KERNEL" >"$tmp/Image.gz"
 cat >"$tmp/gz.json" <<EOF
 { "base": { "id": 3, "name": "gz", "cpu_num": 1 },
@@ -86,7 +107,7 @@ else
 fi
 rm -f "$tmp/Image.gz" "$tmp/gz/kernel-3.Image"
 
-# 8-15: the kernel entered, one vCPU, to its panic. The initramfs holds only an /init that is
+# 12-19: the kernel entered, one vCPU, to its panic. The initramfs holds only an /init that is
 # not executable: the kernel cannot run it nor any of its fallbacks, and panics.
 mkdir -p "$tmp/badroot"
 printf 'not a program\n' >"$tmp/badroot/init"
@@ -115,7 +136,7 @@ check "the bad init ends in the kernel's 'No working init found' panic" \
 	grep -q "Kernel panic - not syncing: No working init found" "$log"
 [ $failed -eq 0 ] || sed 's/^/# /' "$log" | tail -n 30
 
-# 16-17: SYSTEM_RESET rebuilds the VM from the untouched originals: a second boot, the same lines.
+# 20-21: SYSTEM_RESET rebuilds the VM from the untouched originals: a second boot, the same lines.
 # Its own session, so the whole run (script, timeout, QEMU) ends with one signal to its group.
 # The file exists before the loop below reads it (the background job opens it later).
 : >"$tmp/reset.raw"
