@@ -92,6 +92,8 @@ extern char a64_el2_vectors[];
  * ICH_HCR_EL2: En (0): the virtual CPU interface delivers list-register interrupts.
  * NPIE (3) is added while interrupts wait in software for a list register: the
  * maintenance interrupt (PPI 25) then ends the guest's run once no LR is pending.
+ * With an emulated GIC attached (cvisor/a64_gic.h) its flush says what to add: NPIE,
+ * or UIE (1: at most one LR valid) when every LR is active and more wait.
  */
 #define ICH_HCR_VALUE 1ull
 #define ICH_HCR_NPIE  (1ull << 3)
