@@ -671,9 +671,18 @@ static enum trap_result handle_unknown(struct vcpu_arch *arch, const struct trap
 static bool standby_ends_here(struct vcpu_arch *arch)
 {
 	/* WFI completes at once with an interrupt pending, even a masked one (ARM ARM D1.16.2). */
-	if (arch->vgic.hook &&
-	    arch->vgic.hook->pending(arch->vgic.hook_ctx, arch->vcpu_id, arch->vgic.lr, nr_lrs(), arch->vgic.vmcr))
+	if (arch->vgic.hook) {
+		if (arch->vgic.hook->pending(arch->vgic.hook_ctx, arch->vcpu_id, arch->vgic.lr, nr_lrs(),
+					     arch->vgic.vmcr))
+			return true;
+	} else if (!overflow_empty(&arch->vgic)) {
 		return true;
+	} else {
+		/* The backend's own LRs: a pending one (a trapped WFI never sees one, CPU_SUSPEND may). */
+		for (unsigned i = 0; i < nr_lrs() && i < A64_MAX_LRS; i++)
+			if (arch->vgic.lr[i] & LR_PENDING)
+				return true;
+	}
 	return a64_timer_wfi(arch); /* the timer woke it (or a kick ended the wait) */
 }
 

@@ -109,6 +109,20 @@ void guest_exception(uint64_t vector)
 	}
 }
 
+/*
+ * WFI until the handler has counted past n. Checked and slept with IRQs masked, then
+ * unmasked to take what woke it: an interrupt taken between the check and the WFI would
+ * leave the WFI nothing to wake it (WFI wakes on a pending interrupt even when masked,
+ * ARM ARM D1.16.2).
+ */
+static void wait_taken(uint32_t n)
+{
+	__asm__ volatile("msr daifset, #2; isb" ::: "memory");
+	while (taken == n)
+		__asm__ volatile("wfi; msr daifclr, #2; isb; msr daifset, #2; isb" ::: "memory");
+	__asm__ volatile("msr daifclr, #2; isb" ::: "memory");
+}
+
 static void arm(uint64_t cval)
 {
 	write_sysreg(cval, cntv_cval_el0);
@@ -128,10 +142,10 @@ static unsigned periods(unsigned n, uint64_t ticks, bool wfi, uint64_t *late_sum
 		uint64_t start = vcount(), cval = start + ticks;
 
 		arm(cval);
-		while (taken == i) {
-			if (wfi)
-				__asm__ volatile("wfi");
-		}
+		if (wfi)
+			wait_taken(i);
+		while (taken == i)
+			;
 		if (taken_at < cval)
 			early++;
 		*late_sum += taken_at - cval;
@@ -186,10 +200,13 @@ void guest_main(uint64_t vcpu, uint64_t boot_arg)
 	/* PSCI CPU_SUSPEND (standby) is a WFI: its timer ends it, then the interrupt is taken. */
 	taken = 0;
 	start = vcount();
+	/* Masked, so the interrupt cannot come before the call: it must end the standby. */
+	__asm__ volatile("msr daifset, #2; isb" ::: "memory");
 	arm(start + freq * 3 / 1000);
 	{
 		int64_t r = (int64_t)hvc_call(0xC4000001u, 0, 0, 0, 0, 0, 0);
 
+		__asm__ volatile("msr daifclr, #2; isb" ::: "memory");
 		while (!taken && vcount() - start < 5 * freq)
 			;
 		gprintf("suspend: CPU_SUSPEND returned %ld, the timer's interrupt taken: %s, not early: %s\n", r,

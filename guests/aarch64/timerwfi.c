@@ -76,24 +76,29 @@ void guest_main(uint64_t vcpu, uint64_t boot_arg)
 		write_sysreg(cval, cntv_cval_el0);
 		write_sysreg(1, cntv_ctl_el0);
 		__asm__ volatile("isb");
+		/* Checked and slept masked: an interrupt between the check and the WFI would be missed. */
+		__asm__ volatile("msr daifset, #2; isb" ::: "memory");
 		while (taken == i) {
-			__asm__ volatile("wfi");
+			__asm__ volatile("wfi; msr daifclr, #2; isb; msr daifset, #2; isb" ::: "memory");
 			wakes++;
 		}
+		__asm__ volatile("msr daifclr, #2; isb" ::: "memory");
 		if (taken_at < cval)
 			early++;
 		if (progress == before)
 			starved++;
 	}
 	write_sysreg(0, cntv_ctl_el0);
-	done0 = 1;
 	gprintf("vcpu 0: slept 4 x 40 ms in WFI, woken by its timer %u times, %u early, %s\n", taken, early,
 		wakes == 4 ? "never woken without an interrupt" : "WOKEN WITHOUT AN INTERRUPT");
 	/* A WFI that kept the CPU at EL2 starves vCPU 1 in every sleep; a host stall may in one. */
 	gprintf("vcpu 0: vCPU 1 ran while it slept: %s\n", starved <= 2 ? "yes" : "NO");
 	gprintf("timer-sleeps: vCPU 1 ran during %u of the 4 sleeps\n", 4 - starved);
+	done0 = 1; /* after our lines, so vCPU 1's come after them */
 	/* Timer off: this WFI is a HALT, parked in the VMM until vCPU 1's SGI. */
+	__asm__ volatile("msr daifset, #2; isb" ::: "memory");
 	while (!__atomic_load_n(&done1, __ATOMIC_ACQUIRE))
-		__asm__ volatile("wfi");
+		__asm__ volatile("wfi; msr daifclr, #2; isb; msr daifset, #2; isb" ::: "memory");
+	__asm__ volatile("msr daifclr, #2; isb" ::: "memory");
 	gprintf("vcpu 0: both done\n");
 }
