@@ -26,18 +26,60 @@
 #define S2_AF			(1ull << 10)
 #define S2_XN			(1ull << 54)
 
-static _Atomic unsigned next_vmid = 1;
+/*
+ * VMIDs (VTTBR_EL2.VMID, ARM ARM D8.13 "Translation Lookaside Buffers"): one per live VM,
+ * freed in arch_vm_destroy once the VM's TLB entries are gone, so a guest that resets
+ * forever (a new VM each boot) never runs out. 16 bits when ID_AA64MMFR1_EL1.VMIDBits
+ * says so (VTCR_EL2.VS = 1), else 8. VMID 0 is never handed out: it is VTTBR_EL2's value
+ * while no VM has run on a CPU.
+ */
+#define VMID_MAX_16 65536u
+static _Atomic uint64_t vmid_map[VMID_MAX_16 / 64];
+
+static bool vmid_16bit(void)
+{
+	/* ID_AA64MMFR1_EL1.VMIDBits, bits [7:4]: 0b0010 = 16-bit VMIDs supported. */
+	return (read_sysreg(id_aa64mmfr1_el1) >> 4 & 0xf) == 2;
+}
+
+/* A free VMID in [1, limit), or 0 when every one is in use. */
+static unsigned vmid_alloc(unsigned limit)
+{
+	for (unsigned w = 0; w < limit / 64; w++) {
+		uint64_t cur = atomic_load(&vmid_map[w]);
+
+		if (w == 0)
+			cur |= 1; /* VMID 0 stays reserved */
+		while (~cur) {
+			unsigned bit = (unsigned)__builtin_ctzll(~cur);
+			uint64_t was = atomic_fetch_or(&vmid_map[w], 1ull << bit);
+
+			if (!(was & 1ull << bit))
+				return w * 64 + bit;
+			cur = was | (w == 0);
+		}
+	}
+	return 0;
+}
+
+static void vmid_free(unsigned vmid)
+{
+	if (vmid && vmid < VMID_MAX_16)
+		atomic_fetch_and(&vmid_map[vmid / 64], ~(1ull << (vmid % 64)));
+}
 
 int arch_vm_create(struct vm_arch *vm, uint32_t vm_id)
 {
 	static const unsigned pa_bits[] = {32, 36, 40, 42, 44, 48};
 	unsigned parange = (unsigned)(read_sysreg(id_aa64mmfr0_el1) & 0xf), vmid, t0sz, sl0;
+	bool vs16;
 
 	if (!vm)
 		return -CV_EINVAL;
-	vmid = atomic_fetch_add(&next_vmid, 1);
-	if (vmid > 255)
-		return -CV_EBUSY; /* 8-bit VMIDs, not reused */
+	vs16 = vmid_16bit();
+	vmid = vmid_alloc(vs16 ? VMID_MAX_16 : 256);
+	if (!vmid)
+		return -CV_EBUSY; /* every VMID belongs to a live VM */
 	if (parange >= CV_ARRAY_SIZE(pa_bits))
 		parange = CV_ARRAY_SIZE(pa_bits) - 1; /* 52 bits (and reserved values) -> 48 */
 	vm->ipa_bits = pa_bits[parange];
@@ -47,13 +89,16 @@ int arch_vm_create(struct vm_arch *vm, uint32_t vm_id)
 	sl0 = vm->start_level == 0 ? 2 : 1;
 	/*
 	 * VTCR_EL2: T0SZ; SL0; IRGN0 = ORGN0 = 1 (write-back walks); SH0 = 3 (inner
-	 * shareable); TG0 = 0 (4 KiB); PS = the clamped PARange; bit 31 RES1; VS = 0 (8-bit VMID).
+	 * shareable); TG0 = 0 (4 KiB); PS = the clamped PARange; VS (bit 19) = 16-bit VMIDs
+	 * when the CPU has them; bit 31 RES1.
 	 */
-	vm->vtcr =
-	    t0sz | (uint64_t)sl0 << 6 | 1ull << 8 | 1ull << 10 | 3ull << 12 | (uint64_t)parange << 16 | 1ull << 31;
+	vm->vtcr = t0sz | (uint64_t)sl0 << 6 | 1ull << 8 | 1ull << 10 | 3ull << 12 | (uint64_t)parange << 16 |
+		   (uint64_t)vs16 << 19 | 1ull << 31;
 	vm->root = hal_alloc_pages(1);
-	if (!vm->root)
+	if (!vm->root) {
+		vmid_free(vmid);
 		return -CV_ENOMEM;
+	}
 	vm->vm_id = vm_id;
 	vm->vmid = (uint16_t)vmid;
 	vm->created = true;
@@ -149,6 +194,8 @@ void arch_vm_destroy(struct vm_arch *vm)
 	dsb(ish);
 	write_sysreg(saved, vttbr_el2);
 	isb();
+	/* The VM's entries are gone from every TLB (the DSB ISH above): its VMID may be reused. */
+	vmid_free(vm->vmid);
 	free_tables(vm->root, vm->start_level);
 	vm->root = NULL;
 	vm->created = false;

@@ -149,6 +149,11 @@ void hal_free_pages(void *p, size_t npages)
 	first = ((uint64_t)(uintptr_t)p - pool_base) / PLAT_PAGE_SIZE;
 	if ((uint64_t)(uintptr_t)p < pool_base || first + npages > pool_pages)
 		hal_fatal("hal_free_pages: pointer outside the page pool");
+	/*
+	 * Freed pages are zeroed here as well as when allocated: a VM's RAM (and its page
+	 * tables) holds nothing of it once the VM has ended (issue #8), whoever gets it next.
+	 */
+	memset(p, 0, npages * PLAT_PAGE_SIZE);
 	spin_lock(&mm_lock);
 	mark(first, npages, false);
 	if (first < next_hint)

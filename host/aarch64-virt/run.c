@@ -37,8 +37,15 @@
 #define GUEST_SPI_BLOCKS   1 /* SPIs 32-63: the PL011's SPI 1 and room for more */
 #define MAX_RESETS	   3
 #define DESTROY_TIMEOUT_NS 1000000000ull
-/* Test-only hypercall of the bare-metal embedder (vendor hypervisor range, see guests/aarch64/lib.h). */
+/* Test-only hypercalls of the bare-metal embedder (vendor hypervisor range, see guests/aarch64/lib.h). */
 #define CV_A64_HC_PCPU 0xC6000100u
+#define CV_A64_HC_BOOT 0xC6000101u
+
+/* What the VMM's hooks of one VM see (vmm_hooks.ctx). */
+struct run_ctx {
+	struct vgic *vgic; /* the VM's emulated GIC, NULL when it has none */
+	unsigned boot;	   /* how many times the VM was built before this one (resets) */
+};
 
 extern const char guest_image_start[], guest_image_end[];
 extern const char guest_image_name[];
@@ -79,11 +86,18 @@ static const struct device_ops raz_wi_ops = {.read = raz_read, .write = wi_write
 static bool hypercall_hook(void *ctx, struct vm *vm, uint32_t vcpu_id, uint64_t nr, const uint64_t args[6],
 			   uint64_t *ret)
 {
-	(void)ctx, (void)vm, (void)vcpu_id, (void)args;
-	if (nr != CV_A64_HC_PCPU)
-		return false;
-	*ret = hal_cpu_id(); /* the hook runs on the vCPU's task, pinned to its pCPU */
-	return true;
+	const struct run_ctx *rc = ctx;
+
+	(void)vm, (void)vcpu_id, (void)args;
+	if (nr == CV_A64_HC_PCPU) {
+		*ret = hal_cpu_id(); /* the hook runs on the vCPU's task, pinned to its pCPU */
+		return true;
+	}
+	if (nr == CV_A64_HC_BOOT) {
+		*ret = rc->boot; /* a resetting test guest counts its boots here: its RAM does not survive */
+		return true;
+	}
+	return false;
 }
 
 /* ICC_SGI1R_EL1's targets (IHI 0069 12.2.21): every vCPU whose Aff0 is in the list. */
@@ -106,10 +120,10 @@ static void send_sgi(struct vm *vm, uint32_t from, const struct vcpu_exit *e)
 	}
 }
 
-/* ctx: the run's struct vgic * (NULL: the VM has no emulated GIC). */
+/* ctx: the run's struct run_ctx. */
 static int exit_hook(void *ctx, struct vm *vm, uint32_t vcpu_id, struct vcpu_exit *e)
 {
-	struct vgic *vgic = *(struct vgic **)ctx;
+	struct vgic *vgic = ((struct run_ctx *)ctx)->vgic;
 	struct vcpu *v;
 
 	switch (e->kind) {
@@ -263,8 +277,8 @@ static int build_vm(const struct vm_config *cfg, const struct vm_spec *spec, str
  */
 static int run_one(const struct vm_config *cfg, const struct vm_spec *spec, unsigned max_resets)
 {
-	struct vgic *vgic = NULL;
-	const struct vmm_hooks hooks = {.hypercall = hypercall_hook, .exit = exit_hook, .ctx = &vgic};
+	struct run_ctx rc = {0};
+	const struct vmm_hooks hooks = {.hypercall = hypercall_hook, .exit = exit_hook, .ctx = &rc};
 	struct vmm_result res = {0};
 	int ret;
 
@@ -273,7 +287,8 @@ static int run_one(const struct vm_config *cfg, const struct vm_spec *spec, unsi
 		struct vmm_vm *vv;
 		struct vm *vm;
 
-		ret = build_vm(cfg, spec, &vm, &vgic, &uart);
+		rc.boot = boot;
+		ret = build_vm(cfg, spec, &vm, &rc.vgic, &uart);
 		if (ret < 0) {
 			hal_log(HAL_LOG_ERROR, "vm %u (%s): cannot build: %s", cfg->id, cfg->name, cv_strerror(ret));
 			return 1;

@@ -79,7 +79,7 @@ struct a64_vtimer {
 
 struct vm_arch {
 	uint32_t vm_id;
-	uint16_t vmid;	      /* VTTBR_EL2.VMID (8-bit VMIDs) */
+	uint16_t vmid;	      /* VTTBR_EL2.VMID (8 or 16 bits, stage2.c), freed with the VM */
 	uint64_t *root;	      /* stage-2 root table */
 	unsigned start_level; /* first level of the stage-2 walk (0 or 1) */
 	unsigned ipa_bits;
