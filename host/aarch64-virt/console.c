@@ -8,6 +8,8 @@
  * and a real UART's flow control hold the rest), and hands over a guest's partial line
  * (a shell prompt) once the guest stops writing.
  */
+#include <cvisor/errors.h>
+
 #include "platform.h"
 
 #define UART_DR	     0x000
@@ -15,9 +17,9 @@
 #define UART_FR_RXFE (1u << 4)
 #define UART_FR_TXFF (1u << 5)
 
-#define INPUT_POLL_NS	   10000000ull /* 10 ms between looks at an idle line */
-#define INPUT_BUSY_NS	   1000000ull  /* 1 ms while bytes flow (pasted text, tests) */
-#define PARTIAL_LINE_IDLE_NS 20000000ull /* a guest's unterminated line goes out after 20 ms of quiet */
+#define INPUT_POLL_NS	     10000000ull  /* 10 ms between looks at an idle line */
+#define INPUT_BUSY_NS	     1000000ull	  /* 1 ms while bytes flow (pasted text, tests) */
+#define PARTIAL_LINE_IDLE_NS 100000000ull /* a guest's unterminated line goes out after 100 ms of quiet (#8) */
 
 /* QEMU virt's UART; replaced by the DTB's "arm,pl011" node when there is one. */
 static volatile uint8_t *uart = (volatile uint8_t *)0x09000000;
@@ -45,19 +47,119 @@ static void write_locked(const char *s, size_t len)
 	}
 }
 
+/* ---- guest consoles: one port per VM ---- */
+
+/*
+ * Every VM has a port (console_port_add, in the order of the configs). With more than one,
+ * each guest line goes out behind "[name] " (issue #8). The physical console's current
+ * line is tracked so that lines never mix: a guest's partial line (a prompt, handed over
+ * after PARTIAL_LINE_IDLE_NS of quiet) is ended with a newline before anyone else writes,
+ * and its owner's next bytes start a fresh, prefixed line. A guest line whose text, after
+ * any C0 control characters (a '\r' would put it at column 0), starts with "cvisor: ", or
+ * could still become that (the guest stopped mid-word), gets "[guest] " first: nothing a
+ * guest prints passes for cvisor (DESIGN.md). Protected by console_lock.
+ */
+#define NO_PORT -1
+
+struct port {
+	unsigned vm_id;
+	char name[32];
+	const struct console_input *ops;
+	void *ctx;
+};
+
+static struct port ports[PLAT_MAX_VMS];
+static unsigned nports;
+static int open_line = NO_PORT; /* the port whose partial line the console shows, or NO_PORT */
+static bool open_text;		/* that line showed something other than control characters */
+
+static bool is_c0(char c)
+{
+	return (unsigned char)c < 0x20 || c == 0x7f;
+}
+
+/* Ends a guest's partial line on the console, so that what follows starts a line. Caller holds console_lock. */
+static void end_open_line_locked(void)
+{
+	if (open_line != NO_PORT) {
+		write_locked("\n", 1);
+		open_line = NO_PORT;
+	}
+}
+
 void console_write(const char *s, size_t len)
 {
 	spin_lock(&console_lock);
+	end_open_line_locked();
 	write_locked(s, len);
 	spin_unlock(&console_lock);
 }
 
+/* Whether text (after the line's control characters) is or may become "cvisor: ". */
+static bool passes_for_cvisor(const char *s, size_t len)
+{
+	static const char me[] = "cvisor: ";
+	size_t i = 0;
+
+	while (i < len && is_c0(s[i]) && s[i] != '\n')
+		i++;
+	if (i == len || s[i] == '\n')
+		return false; /* nothing visible yet: decided by what comes next */
+	for (size_t k = 0; k < sizeof(me) - 1; k++, i++) {
+		if (i == len)
+			return true; /* cut short where it still matches: mark it to be safe */
+		if (s[i] != me[k])
+			return false;
+	}
+	return true;
+}
+
+void console_port_write(int port, const char *s, size_t len)
+{
+	const struct port *p;
+
+	if (port < 0 || (unsigned)port >= nports || !len)
+		return;
+	p = &ports[port];
+	spin_lock(&console_lock);
+	if (open_line != port) {
+		end_open_line_locked();
+		if (nports > 1) {
+			write_locked("[", 1);
+			write_locked(p->name, strlen(p->name));
+			write_locked("] ", 2);
+		}
+		open_text = false;
+	}
+	if (!open_text) {
+		if (passes_for_cvisor(s, len))
+			write_locked("[guest] ", 8);
+		for (size_t i = 0; i < len && !open_text; i++)
+			open_text = !is_c0(s[i]);
+	}
+	write_locked(s, len);
+	open_line = s[len - 1] == '\n' ? NO_PORT : port;
+	spin_unlock(&console_lock);
+}
+
+int console_port_add(unsigned vm_id, const char *name)
+{
+	if (nports >= PLAT_MAX_VMS)
+		return -CV_ENOMEM;
+	ports[nports].vm_id = vm_id;
+	plat_snprintf(ports[nports].name, sizeof(ports[nports].name), "%s", name);
+	return (int)nports++;
+}
+
 /* ---- input ---- */
 
-static spinlock_t input_lock = SPINLOCK_INIT; /* protects input_* and held */
-static const struct console_input *input_ops;
-static void *input_ctx;
-static int held = -1; /* a byte read from the UART that the guest had no room for yet */
+#define CTRL_RBRACKET 0x1d /* Ctrl-]: the next digits name the VM that gets the input */
+
+static spinlock_t input_lock = SPINLOCK_INIT; /* protects ports[].ops/ctx, the input state and held */
+static int input_port;			      /* the port that gets what is typed */
+static int held = -1;			      /* a byte read from the UART that the guest had no room for yet */
+static bool escape;			      /* after Ctrl-]: reading a VM id */
+static unsigned escape_id, escape_digits;
 static struct hal_task *input_task;
 static struct hal_waitq *input_wq;
 
@@ -67,22 +169,103 @@ static bool never(void *arg)
 	return false;
 }
 
+static int port_of_id(unsigned id)
+{
+	for (unsigned i = 0; i < nports; i++)
+		if (ports[i].vm_id == id)
+			return (int)i;
+	return NO_PORT;
+}
+
+/* Whether some VM's id is longer than the digits read so far and starts with them. */
+static bool id_may_grow(unsigned id, unsigned digits)
+{
+	for (unsigned i = 0; i < nports; i++) {
+		unsigned v = ports[i].vm_id, d = 1;
+
+		for (unsigned t = v; t >= 10; t /= 10)
+			d++;
+		if (d <= digits)
+			continue;
+		while (d-- > digits)
+			v /= 10;
+		if (v == id)
+			return true;
+	}
+	return false;
+}
+
+static void switch_input(unsigned id)
+{
+	int p = port_of_id(id);
+
+	if (p == NO_PORT) {
+		hal_log(HAL_LOG_WARN, "console input: no VM with id %u; it stays with vm %u", id,
+			ports[input_port].vm_id);
+		return;
+	}
+	input_port = p;
+	hal_log(HAL_LOG_INFO, "console input: vm %u (%s)", id, ports[p].name);
+}
+
+/*
+ * A typed byte while switching (Ctrl-] then a VM's base.id): true when it was taken here.
+ * The id ends at the first byte that is no digit (dropped) or as soon as no longer id
+ * could follow. Ctrl-] twice sends one Ctrl-] to the guest.
+ */
+static bool input_escape(uint8_t c)
+{
+	if (!escape) {
+		if (c != CTRL_RBRACKET || nports < 2)
+			return false;
+		escape = true;
+		escape_id = escape_digits = 0;
+		return true;
+	}
+	if (c == CTRL_RBRACKET && escape_digits == 0) {
+		escape = false;
+		return false; /* the guest gets this one */
+	}
+	if (c >= '0' && c <= '9' && escape_digits < 9) {
+		escape_id = escape_id * 10 + (c - '0');
+		escape_digits++;
+		if (port_of_id(escape_id) != NO_PORT && !id_may_grow(escape_id, escape_digits)) {
+			escape = false;
+			switch_input(escape_id);
+		}
+		return true;
+	}
+	escape = false;
+	if (escape_digits)
+		switch_input(escape_id);
+	return true;
+}
+
 /* One look: returns true when bytes moved. Caller holds input_lock. */
 static bool input_poll_locked(void)
 {
 	bool moved = false;
+	uint64_t now = hal_now_ns();
 
-	input_ops->idle(input_ctx, hal_now_ns(), PARTIAL_LINE_IDLE_NS);
+	for (unsigned i = 0; i < nports; i++)
+		if (ports[i].ops)
+			ports[i].ops->idle(ports[i].ctx, now, PARTIAL_LINE_IDLE_NS);
 	for (;;) {
+		struct port *p = &ports[input_port];
+
 		if (held < 0) {
 			if (*(volatile uint32_t *)(uart + UART_FR) & UART_FR_RXFE)
 				break;
 			held = (int)(*(volatile uint32_t *)(uart + UART_DR) & 0xff);
+			moved = true;
+			if (input_escape((uint8_t)held)) {
+				held = -1;
+				continue;
+			}
 		}
-		if (!input_ops->put(input_ctx, (uint8_t)held))
-			break; /* the guest's FIFO is full: keep it, try again next time */
+		if (!p->ops || !p->ops->put(p->ctx, (uint8_t)held))
+			break; /* no guest UART now, or its FIFO is full: keep it, try again next time */
 		held = -1;
-		moved = true;
 	}
 	return moved;
 }
@@ -95,28 +278,35 @@ static void input_main(void *arg)
 	for (;;) {
 		hal_wait_until(input_wq, never, NULL, busy ? INPUT_BUSY_NS : INPUT_POLL_NS);
 		spin_lock(&input_lock);
-		busy = input_ops && input_poll_locked();
+		busy = nports && input_poll_locked();
 		spin_unlock(&input_lock);
 	}
 }
 
-int console_set_input(const struct console_input *ops, void *ctx)
+int console_port_bind(int port, const struct console_input *ops, void *ctx)
+{
+	if (port < 0 || (unsigned)port >= nports)
+		return -CV_EINVAL;
+	/* Under the lock: once it returns, no call into the previous UART is in progress. */
+	spin_lock(&input_lock);
+	ports[port].ops = ops;
+	ports[port].ctx = ctx;
+	spin_unlock(&input_lock);
+	return 0;
+}
+
+int console_ports_ready(void)
 {
 	int ret;
 
-	if (ops && !input_task) {
-		ret = hal_waitq_create(&input_wq);
-		if (ret < 0)
-			return ret;
+	ret = hal_waitq_create(&input_wq);
+	if (ret == 0)
 		ret = hal_task_spawn(&input_task, "console-input", 0, 1, input_main, NULL);
-		if (ret < 0)
-			return ret;
-	}
-	/* Under the lock: once it returns, no call into the previous owner is in progress. */
-	spin_lock(&input_lock);
-	input_ops = ops;
-	input_ctx = ctx;
-	spin_unlock(&input_lock);
+	if (ret < 0)
+		return ret;
+	if (nports > 1)
+		hal_log(HAL_LOG_INFO, "console input goes to vm %u (%s); Ctrl-] then a VM's id switches it",
+			ports[0].vm_id, ports[0].name);
 	return 0;
 }
 

@@ -142,18 +142,24 @@ void console_write(const char *s, size_t len);
 void plat_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int plat_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int plat_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Where console input goes (the VM that owns it): put takes a byte (false: no room now,
+/* A guest's UART as the console sees it: put takes a typed byte (false: no room now,
  * offered again later); idle(ctx, now_ns, idle_ns) may hand over the guest's partial line. */
 struct console_input {
 	bool (*put)(void *ctx, uint8_t byte);
 	void (*idle)(void *ctx, uint64_t now_ns, uint64_t idle_ns);
 };
 /*
- * Gives the console's input to ops/ctx (NULL: nobody; input waits in the UART). Starts
- * the polling task on CPU 0 the first time. On return no call into the previous owner
- * is in progress, so it may be freed. 0 or the HAL's error.
+ * Guest consoles, one port per VM (console.c): added before any VM runs, in the order of
+ * the configs (the first gets the input); with more than one, each guest line is shown
+ * behind "[name] ". Returns the port or -CV_ENOSPC.
  */
-int console_set_input(const struct console_input *ops, void *ctx);
+int console_port_add(unsigned vm_id, const char *name);
+/* Starts the input task (CPU 0) and says how input is switched; after the last console_port_add. */
+int console_ports_ready(void);
+/* The port's UART now (NULL: none). On return no call into the previous one is in progress. */
+int console_port_bind(int port, const struct console_input *ops, void *ctx);
+/* A guest's output (whole lines, or a partial line after quiet): prefixed, marked, never mixed. */
+void console_port_write(int port, const char *s, size_t len);
 /* Prints "cvisor: exit N" and powers the machine off through PSCI. */
 _Noreturn void plat_exit(int code);
 

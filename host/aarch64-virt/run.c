@@ -52,19 +52,10 @@ extern const char guest_image_name[];
 extern const unsigned guest_image_cpus;
 extern const unsigned guest_image_vgic;
 
+/* ctx: the VM's console port; lines are prefixed, marked and kept whole there (console.c). */
 static void console_sink(void *ctx, const char *line, size_t len)
 {
-	(void)ctx;
-	/* DESIGN.md: a guest line that could pass for cvisor's own is marked. */
-	if (len >= 8 && memcmp(line, "cvisor: ", 8) == 0) {
-		char buf[PL011_LINE_MAX + 8];
-
-		memcpy(buf, "[guest] ", 8);
-		memcpy(buf + 8, line, len);
-		console_write(buf, len + 8);
-		return;
-	}
-	console_write(line, len);
+	console_port_write((int)(intptr_t)ctx, line, len);
 }
 
 /* The debug registers: read as zero, writes ignored. */
@@ -217,18 +208,8 @@ static void uart_idle(void *uart, uint64_t now_ns, uint64_t idle_ns)
 
 static const struct console_input uart_input = {.put = uart_put, .idle = uart_idle};
 
-/* Console input goes to one VM: the first one built keeps it, across its resets (#8 adds switching). */
-static const struct vm_config *_Atomic input_owner;
-
-static bool owns_input(const struct vm_config *cfg)
-{
-	const struct vm_config *none = NULL;
-
-	return atomic_compare_exchange_strong(&input_owner, &none, cfg) || none == cfg;
-}
-
-static int build_vm(const struct vm_config *cfg, const struct vm_spec *spec, struct vm **out, struct vgic **vgic,
-		    struct pl011 **uart)
+static int build_vm(const struct vm_config *cfg, const struct vm_spec *spec, int port, struct vm **out,
+		    struct vgic **vgic, struct pl011 **uart)
 {
 	size_t image = (size_t)(guest_image_end - guest_image_start);
 	struct vm *vm;
@@ -248,7 +229,7 @@ static int build_vm(const struct vm_config *cfg, const struct vm_spec *spec, str
 			plat_clean_dcache(ram, image);
 	}
 	if (ret == 0)
-		ret = vm_add_pl011_irq(vm, GUEST_UART_GPA, console_sink, NULL, NULL, NULL, uart);
+		ret = vm_add_pl011_irq(vm, GUEST_UART_GPA, console_sink, (void *)(intptr_t)port, NULL, NULL, uart);
 	if (ret == 0)
 		ret = vm_add_device(vm, BUS_SYSREG, A64_SYSREG(2, 0, 0, 0, 0), 1ull << 20, &raz_wi_ops, NULL,
 				    "debug-raz-wi");
@@ -275,7 +256,7 @@ static int build_vm(const struct vm_config *cfg, const struct vm_spec *spec, str
  * (and, for a spec, from the untouched loaded files), unless resets are refused. Returns
  * the VM's part of the exit code: 0 powered off, 1 anything else.
  */
-static int run_one(const struct vm_config *cfg, const struct vm_spec *spec, unsigned max_resets)
+static int run_one(const struct vm_config *cfg, const struct vm_spec *spec, int port, unsigned max_resets)
 {
 	struct run_ctx rc = {0};
 	const struct vmm_hooks hooks = {.hypercall = hypercall_hook, .exit = exit_hook, .ctx = &rc};
@@ -288,25 +269,22 @@ static int run_one(const struct vm_config *cfg, const struct vm_spec *spec, unsi
 		struct vm *vm;
 
 		rc.boot = boot;
-		ret = build_vm(cfg, spec, &vm, &rc.vgic, &uart);
+		ret = build_vm(cfg, spec, port, &vm, &rc.vgic, &uart);
 		if (ret < 0) {
 			hal_log(HAL_LOG_ERROR, "vm %u (%s): cannot build: %s", cfg->id, cfg->name, cv_strerror(ret));
 			return 1;
 		}
-		if (owns_input(cfg) && console_set_input(&uart_input, uart) < 0)
-			hal_log(HAL_LOG_WARN, "vm %u (%s): console input unavailable", cfg->id, cfg->name);
+		console_port_bind(port, &uart_input, uart);
 		ret = vmm_start(&vv, vm, &hooks);
 		if (ret < 0) {
 			hal_log(HAL_LOG_ERROR, "vm %u (%s): cannot start: %s", cfg->id, cfg->name, cv_strerror(ret));
-			if (owns_input(cfg))
-				console_set_input(NULL, NULL);
+			console_port_bind(port, NULL, NULL);
 			vm_destroy(vm);
 			return 1;
 		}
 		ret = vmm_wait(vv, 0, &res);
-		/* The UART goes with the VM: input stops reaching it first. */
-		if (owns_input(cfg))
-			console_set_input(NULL, NULL);
+		/* The UART goes with the VM: the console stops reaching it first. */
+		console_port_bind(port, NULL, NULL);
 		if (vmm_destroy(vv, DESTROY_TIMEOUT_NS) < 0)
 			ret = -CV_ETIMEDOUT; /* a task is stuck: leak the VM rather than free it under it */
 		else
@@ -339,6 +317,7 @@ static int run_one(const struct vm_config *cfg, const struct vm_spec *spec, unsi
 
 /* The VMs of the config blob, each on a task of its own so that each ends (or resets) on its own. */
 static struct vm_spec specs[PLAT_MAX_VMS];
+static int spec_port[PLAT_MAX_VMS];
 static int spec_result[PLAT_MAX_VMS];
 static bool specs_no_reboot;
 
@@ -347,7 +326,7 @@ static void spec_task(void *arg)
 	unsigned i = (unsigned)(uintptr_t)arg;
 
 	/* A Linux VM reboots as often as its guest asks, like a machine; --no-reboot: never. */
-	spec_result[i] = run_one(&specs[i].cfg, &specs[i], specs_no_reboot ? 1 : UINT32_MAX);
+	spec_result[i] = run_one(&specs[i].cfg, &specs[i], spec_port[i], specs_no_reboot ? 1 : UINT32_MAX);
 }
 
 static int run_specs(unsigned n)
@@ -366,7 +345,10 @@ static int run_specs(unsigned n)
 		hal_log(HAL_LOG_INFO, "vm %u (%s): %u vCPU%s, %lu MiB at %#lx, PL011 at %#lx, cmdline \"%s\"", c->id,
 			c->name, c->cpu_num, c->cpu_num == 1 ? "" : "s", (unsigned long)(c->regions[0].size >> 20),
 			(unsigned long)c->regions[0].gpa, GUEST_UART_GPA, c->cmdline);
+		spec_port[i] = console_port_add(c->id, c->name);
 	}
+	if (console_ports_ready() < 0)
+		hal_log(HAL_LOG_WARN, "console input unavailable");
 	for (unsigned i = 0; i < n; i++) {
 		spec_result[i] = 1;
 		if (hal_task_spawn(&tasks[i], specs[i].cfg.name, 0, 1, spec_task, (void *)(uintptr_t)i) < 0) {
@@ -397,5 +379,8 @@ int plat_run_vms(void)
 	make_config(&cfg);
 	hal_log(HAL_LOG_INFO, "vm %u (%s): %u vCPU%s, %lu MiB at %#lx, PL011 at %#lx", cfg.id, cfg.name, cfg.cpu_num,
 		cfg.cpu_num == 1 ? "" : "s", GUEST_RAM_SIZE >> 20, GUEST_RAM_GPA, GUEST_UART_GPA);
-	return run_one(&cfg, NULL, MAX_RESETS);
+	ret = console_port_add(cfg.id, cfg.name);
+	if (console_ports_ready() < 0)
+		hal_log(HAL_LOG_WARN, "console input unavailable");
+	return run_one(&cfg, NULL, ret, MAX_RESETS);
 }

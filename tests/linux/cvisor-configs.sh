@@ -55,7 +55,7 @@ rc=${PIPESTATUS[0]}
 secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 log=$tmp/two.log
 check "two VMs: QEMU got the 2 pCPUs the configs name" grep -q "^cvisor: EL2 hypervisor on QEMU virt: 2 CPUs" "$log"
-got=$(grep -c "^cvisor-init: start" "$log")
+got=$(grep -c "^\[vm[12]\] cvisor-init: start" "$log")
 [ "$got" = 2 ] && ok "two VMs: both reach /init" || not_ok "two VMs: both reach /init" "$got /init markers"
 check "two VMs: vm1 powered off" grep -q "^cvisor: vm 1 (vm1): powered off" "$log"
 check "two VMs: vm2 powered off" grep -q "^cvisor: vm 2 (vm2): powered off" "$log"
