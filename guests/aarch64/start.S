@@ -110,6 +110,7 @@ vec_common:
 
 	.section .data.pt, "aw"
 	.balign 4096
+	.globl guest_l1
 guest_l1:
 	.quad 0x0000000000000401 | (3 << 53)                      /* 0-1 GiB: Device-nGnRnE, XN */
 	.quad 0x0000000040000000 | 0x401 | (1 << 2) | (3 << 8)    /* 1-2 GiB: Normal WB, inner shareable */
