@@ -327,6 +327,13 @@ int arch_vcpu_inject_interrupt(struct vcpu_arch *arch, uint32_t vector)
 		return -CV_ERANGE;
 	if (n > A64_MAX_LRS)
 		n = A64_MAX_LRS;
+	/*
+	 * An LR the guest ended is invalid (state 00), but the timer's still carries LR.EOI
+	 * until the next entry reads it (a64_timer_lr_eoi): that record is what lifts EL2's
+	 * mask on PPI 27. Fold it now, or the LR chosen below could overwrite it and the
+	 * timer would stay masked for good.
+	 */
+	a64_timer_lr_eoi(arch, n);
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t lr = arch->vgic.lr[i];
 
@@ -337,7 +344,7 @@ int arch_vcpu_inject_interrupt(struct vcpu_arch *arch, uint32_t vector)
 			arch->vgic.lr[i] = lr | LR_PENDING;
 			return 0;
 		}
-		if (!(lr & LR_STATE_MASK) && free_lr == A64_MAX_LRS)
+		if (!(lr & LR_STATE_MASK) && !(lr & LR_EOI) && free_lr == A64_MAX_LRS)
 			free_lr = i;
 	}
 	if (free_lr == A64_MAX_LRS) {
