@@ -677,16 +677,30 @@ static enum trap_result handle_unknown(struct vcpu_arch *arch, const struct trap
 /* WFI or a PSCI standby: true when it ends here (an interrupt is pending, or the timer woke it). */
 static bool standby_ends_here(struct vcpu_arch *arch)
 {
+	unsigned n = nr_lrs() < A64_MAX_LRS ? nr_lrs() : A64_MAX_LRS;
+
+	/*
+	 * First take in what the guest did with the LRs, as the next entry would: a guest EOI
+	 * of the timer's PPI 27 may not have raised its maintenance interrupt yet (it is
+	 * asynchronous to the EOI on hardware) when the guest's next WFI traps. Unfolded, the
+	 * timer's EL2 mask (hv_masked) would still be set, a64_timer_wfi would not wait for the
+	 * timer, and the vCPU would halt past its deadline with its timer switched off. The
+	 * vGIC's flush folds and resamples (a64_vcpu_timer_resample); a second flush at entry
+	 * finds nothing changed and keeps the LRs.
+	 */
+	if (arch->vgic.hook)
+		arch->vgic.hook->flush(arch->vgic.hook_ctx, arch->vcpu_id, arch->vgic.lr, n);
+	else
+		a64_timer_lr_eoi(arch, n); /* may make PPI 27 pending again (still asserted): seen below */
 	/* WFI completes at once with an interrupt pending, even a masked one (ARM ARM D1.16.2). */
 	if (arch->vgic.hook) {
-		if (arch->vgic.hook->pending(arch->vgic.hook_ctx, arch->vcpu_id, arch->vgic.lr, nr_lrs(),
-					     arch->vgic.vmcr))
+		if (arch->vgic.hook->pending(arch->vgic.hook_ctx, arch->vcpu_id, arch->vgic.lr, n, arch->vgic.vmcr))
 			return true;
 	} else if (!overflow_empty(&arch->vgic)) {
 		return true;
 	} else {
 		/* The backend's own LRs: a pending one (a trapped WFI never sees one, CPU_SUSPEND may). */
-		for (unsigned i = 0; i < nr_lrs() && i < A64_MAX_LRS; i++)
+		for (unsigned i = 0; i < n; i++)
 			if (arch->vgic.lr[i] & LR_PENDING)
 				return true;
 	}
