@@ -26,6 +26,14 @@
 /* Time each stress test may spend starting new iterations. */
 #define BUDGET_NS (600 * MS)
 #define MAX_CPUS  4
+/* VMs each stress test runs even when the budget is spent (a loaded host). */
+#define MIN_VMS 5
+/*
+ * How long a stop may take before the test calls the VM stuck. A stop takes well under
+ * 10 ms on a quiet host and has taken over 100 ms under TSan on a loaded one; a VM that
+ * is really stuck never stops, so a generous bound costs nothing when all is well.
+ */
+#define STOP_BOUND_NS (10 * SEC)
 
 static uint64_t xorshift(uint64_t *s)
 {
@@ -64,7 +72,8 @@ static bool take_kick(struct vcpu_arch *arch)
 /*
  * A guest spinning in guest mode until something kicks it out (bounded: 20 ms). A VM
  * that has left RUNNING owes it a kick (DESIGN.md: state, then kick): if none comes
- * within a second more, the kick was lost.
+ * within 5 s more (the host thread that changed the state may wait for a CPU on a
+ * loaded host, but not for seconds), the kick was lost.
  */
 static void spin_until_kicked(struct prog *p, struct vcpu_arch *arch)
 {
@@ -75,7 +84,7 @@ static void spin_until_kicked(struct prog *p, struct vcpu_arch *arch)
 	}
 	if (vm_status(p->vm) == VM_STATUS_RUNNING)
 		return;
-	for (unsigned i = 0; i < 1000; i++) {
+	for (unsigned i = 0; i < 5000; i++) {
 		if (take_kick(arch))
 			return;
 		sleep_us(1000);
@@ -207,7 +216,7 @@ static void stress_once(uint64_t seed, const struct stress_opts *o, uint64_t *wo
 	t0 = hal_now_ns();
 	if (o->host_stops) {
 		assert_int_equal(vmm_shutdown(vv), 0);
-		ret = vmm_wait(vv, 2 * SEC, &res);
+		ret = vmm_wait(vv, STOP_BOUND_NS, &res);
 	} else {
 		/*
 		 * vCPU 0 never parks, so the guest powers itself off, well within a second
@@ -221,7 +230,7 @@ static void stress_once(uint64_t seed, const struct stress_opts *o, uint64_t *wo
 		}
 		if (ret == -CV_ETIMEDOUT) {
 			assert_int_equal(vmm_shutdown(vv), 0);
-			ret = vmm_wait(vv, 2 * SEC, &res);
+			ret = vmm_wait(vv, STOP_BOUND_NS, &res);
 		}
 		if (res.reason.kind == VM_STOP_POWER_OFF)
 			(*powered_off)++;
@@ -239,7 +248,7 @@ static void stress_once(uint64_t seed, const struct stress_opts *o, uint64_t *wo
 	assert_true(res.reason.kind == VM_STOP_POWER_OFF || res.reason.kind == VM_STOP_HOST);
 	assert_int_equal(vm_status(vm), VM_STATUS_STOPPED);
 	assert_int_equal(atomic_load(&lost_kicks), 0);
-	assert_int_equal(vmm_destroy(vv, SEC), 0);
+	assert_int_equal(vmm_destroy(vv, STOP_BOUND_NS), 0);
 	for (unsigned i = 0; i < ncpus; i++)
 		assert_int_equal(vcpu_state(vm_vcpu(vm, i)), VCPU_STATE_FREE);
 	if (o->host_stops && dt > *worst_stop_ns)
@@ -252,11 +261,14 @@ static void run_stress(const char *name, const struct stress_opts *o, uint64_t s
 	uint64_t t0 = hal_now_ns(), worst = 0;
 	unsigned n = 0, powered_off = 0;
 
-	while (hal_now_ns() - t0 < BUDGET_NS && n < 400)
+	/*
+	 * At least MIN_VMS whatever the time takes: under TSan on a loaded host a VM may take
+	 * 200 ms, and a time budget alone once ended a test after 4 VMs (then "n >= 5" failed).
+	 */
+	while ((hal_now_ns() - t0 < BUDGET_NS && n < 400) || n < MIN_VMS)
 		stress_once(seed0 + n++, o, &worst, &powered_off);
 	print_message("# %s: %u VMs in %llu ms (%u powered off by a vCPU), slowest host stop %llu us\n", name, n,
 		      (unsigned long long)((hal_now_ns() - t0) / MS), powered_off, (unsigned long long)(worst / 1000));
-	assert_true(n >= 5);
 	if (!o->host_stops)
 		assert_true(powered_off > 0);
 }
