@@ -7,7 +7,7 @@
 # In the default (x86_64) build, `make check` builds these with a recursive make and
 # runs tests/aarch64/*.sh under qemu-system-aarch64.
 
-A64_GUESTS := hello hypercall sysreg smp noisv irq nodev reset timeshare bench demo vgic timer timerwfi timergic echo timersgi suspendtimer wfimasked
+A64_GUESTS := hello hypercall sysreg smp noisv irq nodev reset timeshare bench demo vgic timer timerwfi timergic echo timersgi suspendtimer wfimasked tp2leak
 A64_CPUS_smp := 4
 A64_CPUS_demo := 4
 A64_CPUS_timeshare := 2
@@ -15,6 +15,7 @@ A64_CPUS_vgic := 2
 A64_VGIC_vgic := 1
 A64_CPUS_timerwfi := 2
 A64_CPUS_timersgi := 2
+A64_CPUS_tp2leak := 2
 A64_VGIC_timergic := 1
 A64_VGIC_echo := 1
 

@@ -53,14 +53,19 @@ extern char a64_el2_vectors[];
  *   TID3  (18) ID registers trap: the guest reads sanitised values (id_register below)
  *   TSC   (19) SMC traps: PSCI by SMC works like HVC, and never reaches the firmware
  *   TIDCP (20) implementation-defined registers trap (UNDEFINED to the guest)
+ *   TACR  (21) ACTLR_EL1 traps: implementation-defined and not switched, so the guest reads
+ *              the hardware's value and its writes are ignored (handle_sys64), never
+ *              reaching another vCPU or VM on this CPU
  *   RW    (31) EL1 is AArch64
+ *   TLOR  (35) LORegions registers trap (ID_AA64MMFR1_EL1.LO hidden; they are not switched)
  *   TERR  (36) RAS error records trap (RAS is hidden)
  *   clear: E2H, TGE (EL2 is a plain hypervisor), API and APK (pointer authentication is
  *   hidden and its instructions trap), ATA (MTE hidden and trapped), TWE, TVM, DC.
  */
 #define HCR_GUEST                                                                                                      \
 	((1ull << 0) | (1ull << 1) | (1ull << 3) | (1ull << 4) | (1ull << 5) | (1ull << 9) | (1ull << 10) |            \
-	 (1ull << 13) | (1ull << 18) | (1ull << 19) | (1ull << 20) | (1ull << 31) | (1ull << 36))
+	 (1ull << 13) | (1ull << 18) | (1ull << 19) | (1ull << 20) | (1ull << 21) | (1ull << 31) | (1ull << 35) |      \
+	 (1ull << 36))
 /* HCR_EL2 while no guest runs: only RW, so nothing of the guest's configuration applies. */
 #define HCR_HOST (1ull << 31)
 
@@ -118,6 +123,20 @@ static struct vcpu_arch *_Atomic fp_owner[MAX_PCPUS];
  * under QEMU, writing SCTLR_EL1, TCR_EL1 or HCR_EL2.VM flushes its whole TLB.
  */
 static struct vcpu_arch *_Atomic el1_owner[MAX_PCPUS];
+
+/*
+ * FEAT_SME (ID_AA64PFR1_EL1.SME): SME itself is hidden and trapped (CPTR_EL2.TSM), but
+ * TPIDR2_EL0 exists and is accessible at EL0 and EL1 without any trap this CPU may have
+ * (FEAT_FGT's HFGRTR_EL2.nTPIDR2_EL0): switched per vCPU, or it leaks between vCPUs and VMs.
+ */
+static bool has_sme(void)
+{
+	static int sme = -1; /* the same on every CPU: a racing second computation is harmless */
+
+	if (sme < 0)
+		sme = ((read_sysreg(id_aa64pfr1_el1) >> 24) & 0xf) != 0;
+	return sme;
+}
 
 static unsigned nr_lrs(void)
 {
@@ -489,6 +508,8 @@ static void restore_guest(struct vcpu_arch *a, unsigned cpu)
 		write_sysreg(s->tpidr_el0, tpidr_el0);
 		write_sysreg(s->tpidrro_el0, tpidrro_el0);
 		write_sysreg(s->tpidr_el1, tpidr_el1);
+		if (has_sme())
+			write_sysreg(s->tpidr2_el0, S3_3_C13_C0_5); /* TPIDR2_EL0 */
 		write_sysreg(s->cpacr_el1, cpacr_el1);
 		write_sysreg(s->csselr_el1, csselr_el1);
 		write_sysreg(s->cntv_cval_el0, cntv_cval_el0);
@@ -555,6 +576,8 @@ static void save_guest(struct vcpu_arch *a)
 	s->tpidr_el0 = read_sysreg(tpidr_el0);
 	s->tpidrro_el0 = read_sysreg(tpidrro_el0);
 	s->tpidr_el1 = read_sysreg(tpidr_el1);
+	if (has_sme())
+		s->tpidr2_el0 = read_sysreg(S3_3_C13_C0_5); /* TPIDR2_EL0 */
 	s->cpacr_el1 = read_sysreg(cpacr_el1);
 	s->csselr_el1 = read_sysreg(csselr_el1);
 	s->cntv_ctl_el0 = read_sysreg(cntv_ctl_el0);
@@ -812,8 +835,8 @@ static uint64_t id_register(struct vcpu_arch *arch, unsigned crm, unsigned op2)
 			pa++;
 		return (v & ~0xfull) | pa;
 	}
-	case 7 << 3 | 1:
-		return read_sysreg(id_aa64mmfr1_el1);
+	case 7 << 3 | 1: /* ID_AA64MMFR1_EL1: LORegions hidden (HCR_EL2.TLOR traps them) */
+		return field_clear(read_sysreg(id_aa64mmfr1_el1), 16);
 	case 7 << 3 | 2:
 		return read_sysreg(id_aa64mmfr2_el1);
 	case 1 << 3 | 0:
@@ -868,6 +891,13 @@ static enum trap_result handle_sys64(struct vcpu_arch *arch, const struct trap *
 			return TRAP_RESUME;
 		}
 		arch_vcpu_set_gpr(arch, rt, id_register(arch, crm, op2));
+		skip_instruction(arch, t);
+		return TRAP_RESUME;
+	}
+	if (op0 == 3 && op1 == 0 && crn == 1 && crm == 0 && op2 == 1) {
+		/* ACTLR_EL1 (HCR_EL2.TACR): the hardware's value, writes ignored (as Linux KVM does). */
+		if (read)
+			arch_vcpu_set_gpr(arch, rt, read_sysreg(actlr_el1));
 		skip_instruction(arch, t);
 		return TRAP_RESUME;
 	}

@@ -37,6 +37,8 @@ struct a64_guest_sysregs {
 	uint64_t tpidr_el0, tpidrro_el0, tpidr_el1, cpacr_el1, csselr_el1;
 	/* the EL1 timers the guest owns */
 	uint64_t cntv_ctl_el0, cntv_cval_el0, cntp_ctl_el0, cntp_cval_el0;
+	/* FEAT_SME's thread pointer (switched only where SME is implemented, hidden or not) */
+	uint64_t tpidr2_el0;
 };
 
 /* FP/SIMD state: V0-V31, FPSR, FPCR (switched lazily per physical CPU). */
