@@ -38,8 +38,17 @@
 #define MAX_RESETS	   3
 #define DESTROY_TIMEOUT_NS 1000000000ull
 /* Test-only hypercalls of the bare-metal embedder (vendor hypervisor range, see guests/aarch64/lib.h). */
-#define CV_A64_HC_PCPU 0xC6000100u
-#define CV_A64_HC_BOOT 0xC6000101u
+#define CV_A64_HC_PCPU	0xC6000100u
+#define CV_A64_HC_BOOT	0xC6000101u
+#define CV_A64_HC_YIELD 0xC6000102u /* bench: give the pCPU to the next runnable task (vCPU switch cost) */
+
+static struct hal_waitq *yield_wq;
+
+static bool always(void *arg)
+{
+	(void)arg;
+	return true;
+}
 
 /* What the VMM's hooks of one VM see (vmm_hooks.ctx). */
 struct run_ctx {
@@ -82,6 +91,12 @@ static bool hypercall_hook(void *ctx, struct vm *vm, uint32_t vcpu_id, uint64_t 
 	(void)vm, (void)vcpu_id, (void)args;
 	if (nr == CV_A64_HC_PCPU) {
 		*ret = hal_cpu_id(); /* the hook runs on the vCPU's task, pinned to its pCPU */
+		return true;
+	}
+	if (nr == CV_A64_HC_YIELD && yield_wq) {
+		/* A wait whose condition holds is a scheduling point (sched.c): the pCPU goes round robin. */
+		hal_wait_until(yield_wq, always, NULL, 0);
+		*ret = 0;
 		return true;
 	}
 	if (nr == CV_A64_HC_BOOT) {
@@ -371,6 +386,8 @@ int plat_run_vms(void)
 	unsigned n;
 	int ret;
 
+	if (hal_waitq_create(&yield_wq) < 0)
+		yield_wq = NULL;
 	ret = vmconfig_read(specs, PLAT_MAX_VMS, &n, &specs_no_reboot);
 	if (ret == 0)
 		return run_specs(n);

@@ -9,7 +9,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/linux/lib.sh
-PLAN=11
+PLAN=12
 echo "1..$PLAN"
 skip_all() {
 	echo "# SKIPPED: $1"
@@ -64,6 +64,11 @@ check "the test-guest VM beside them ran to its end" sh -c "grep -q '^\[hello\] 
 check "every guest line behind its VM's name" sh -c "! grep -v '^cvisor: \|^\[la\] \|^\[lb\] \|^\[hello\] \|^$' '$log' | grep -q ."
 check "the machine ends after the last VM: cvisor: exit 0" sh -c "tail -n 1 '$log' | grep -q '^cvisor: exit 0$'"
 [ "$rc" = 0 ] && ok "status 0 (${secs}s)" || not_ok "status 0" "status $rc"
+# README.md's two-VM example: its config files are accepted as they are.
+make -s --no-print-directory build/linux-guest/vmlinuz >&2
+mkdir -p "$tmp/example"
+check "README's example configs (configs/linux-a.json, linux-b.json) are accepted" \
+	sh -c "build/x86_64/cvisor-vmdtb --out '$tmp/example' configs/linux-a.json configs/linux-b.json | grep -qx 'pcpus 3'"
 [ $failed -eq 0 ] || sed 's/^/# /' "$log" | tail -n 40
 [ $n -eq $PLAN ] || not_ok "planned $PLAN results, printed $n"
 exit $failed
