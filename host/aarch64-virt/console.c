@@ -508,6 +508,7 @@ _Noreturn void hal_fatal(const char *msg)
 	/* Take the console even if this CPU died holding it: the message matters more. */
 	for (int i = 0; i < 1000000 && !spin_trylock(&console_lock); i++)
 		;
+	end_open_line_locked();
 	write_locked(buf, (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1));
 	write_locked("cvisor: exit 1\n", 15);
 	plat_smc(PSCI_SYSTEM_OFF_FN, 0, 0, 0);
