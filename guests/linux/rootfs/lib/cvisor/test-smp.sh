@@ -4,10 +4,15 @@
 echo "cvisor-test: model $(tr -d '\0' </proc/device-tree/model 2>/dev/null)"
 echo "cvisor-test: cpus $(grep -c ^processor /proc/cpuinfo)"
 echo "cvisor-test: online $(cat /sys/devices/system/cpu/online)"
-# The host timestamps these two lines; the guest's own clock travels on them.
-echo "cvisor-test: sleep-start uptime=$(cut -d ' ' -f 1 /proc/uptime)"
+# The host timestamps these two lines; the guest's own clock travels on them. The
+# uptime is read with the shell's builtin `read` right before the builtin `echo`: a
+# command substitution would fork and exec first, a delay that differs between the two
+# lines on a loaded emulated guest and made the host and guest intervals disagree.
+read -r up _ </proc/uptime
+echo "cvisor-test: sleep-start uptime=$up"
 sleep 2
-echo "cvisor-test: sleep-end uptime=$(cut -d ' ' -f 1 /proc/uptime)"
+read -r up _ </proc/uptime
+echo "cvisor-test: sleep-end uptime=$up"
 # The same work pinned to each online CPU, all at once; field 39 of /proc/self/stat is
 # the CPU the reading process runs on.
 n=$(grep -c ^processor /proc/cpuinfo)
