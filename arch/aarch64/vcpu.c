@@ -639,10 +639,62 @@ static uint64_t gpr(const struct vcpu_arch *arch, unsigned r)
 	return r < 31 ? arch->ctx.x[r] : 0; /* 31 is XZR in these encodings */
 }
 
+/* PSTATE bits (SPSR_EL1 layout from AArch64; ARM ARM C5.2.18). */
+#define PSTATE_BTYPE	(3ull << 10)
+#define PSTATE_SSBS	(1ull << 12)
+#define PSTATE_PAN	(1ull << 22)
+#define PSTATE_DIT	(1ull << 24)
+#define PSTATE_TCO	(1ull << 25)
+#define PSTATE32_DIT	(1ull << 21) /* from AArch32: DIT sits elsewhere in the SPSR */
+#define SCTLR_EL1_SPAN	(1ull << 23)
+#define SCTLR_EL1_DSSBS (1ull << 44)
+
+/* What the CPU implements of the PSTATE fields an exception entry sets (read once; the same on every CPU). */
+static uint64_t pstate_features(void)
+{
+	static uint64_t f = ~0ull;
+
+	if (f == ~0ull) {
+		uint64_t v = 0;
+
+		if ((read_sysreg(id_aa64mmfr1_el1) >> 20) & 0xf)
+			v |= PSTATE_PAN; /* FEAT_PAN */
+		if ((read_sysreg(id_aa64pfr1_el1) >> 4) & 0xf)
+			v |= PSTATE_SSBS; /* FEAT_SSBS */
+		if ((read_sysreg(id_aa64pfr1_el1) >> 8) & 0xf)
+			v |= PSTATE_TCO; /* FEAT_MTE (hidden from the guest, but the hardware's entry sets TCO) */
+		f = v;
+	}
+	return f;
+}
+
+/*
+ * PSTATE on taking an exception to EL1 from the interrupted state spsr, as the
+ * AArch64.TakeException pseudocode has it: EL1h, D, A, I and F masked, SS, IL and BTYPE
+ * (FEAT_BTI) cleared, UAO cleared; PAN set when SCTLR_EL1.SPAN is 0 (FEAT_PAN), else
+ * kept; SSBS from SCTLR_EL1.DSSBS (FEAT_SSBS); TCO set (FEAT_MTE); DIT kept. FEAT_NMI's
+ * ALLINT is not handled: the CPUs this runs on do not have it.
+ */
+static uint64_t exception_pstate(uint64_t spsr, uint64_t sctlr)
+{
+	uint64_t feat = pstate_features(), p = SPSR_EL1H_DAIF;
+	bool aarch32 = spsr & 0x10;
+
+	if (spsr & (aarch32 ? PSTATE32_DIT : PSTATE_DIT))
+		p |= PSTATE_DIT;
+	if (feat & PSTATE_PAN)
+		p |= (!(sctlr & SCTLR_EL1_SPAN) || (spsr & PSTATE_PAN)) ? PSTATE_PAN : 0; /* PAN: bit 22 in both */
+	if ((feat & PSTATE_SSBS) && (sctlr & SCTLR_EL1_DSSBS))
+		p |= PSTATE_SSBS;
+	p |= feat & PSTATE_TCO;
+	return p;
+}
+
 /*
  * Takes a synchronous exception to the guest's EL1 (ARM ARM D1.10.2 and the
  * AArch64.TakeException pseudocode): ELR_EL1/SPSR_EL1 get the interrupted state, the
- * vector offset depends on where the guest was, and it continues in EL1h, DAIF masked.
+ * vector offset depends on where the guest was, and it continues in EL1h with the
+ * PSTATE exception_pstate gives.
  */
 static void inject_sync(struct vcpu_arch *arch, uint64_t esr_el1, bool set_far, uint64_t far)
 {
@@ -661,7 +713,7 @@ static void inject_sync(struct vcpu_arch *arch, uint64_t esr_el1, bool set_far, 
 	arch->sys.esr_el1 = esr_el1;
 	if (set_far)
 		arch->sys.far_el1 = far;
-	arch->ctx.spsr = SPSR_EL1H_DAIF;
+	arch->ctx.spsr = exception_pstate(spsr, arch->sys.sctlr_el1);
 	arch->ctx.elr = arch->sys.vbar_el1 + offset;
 	arch->sys_dirty = true;
 }
