@@ -7,7 +7,7 @@
 # In the default (x86_64) build, `make check` builds these with a recursive make and
 # runs tests/aarch64/*.sh under qemu-system-aarch64.
 
-A64_GUESTS := hello hypercall sysreg smp noisv irq nodev reset timeshare bench demo vgic timer timerwfi timergic echo timersgi suspendtimer wfimasked tp2leak pstate
+A64_GUESTS := hello hypercall sysreg smp noisv irq nodev reset timeshare bench demo vgic timer timerwfi timergic echo timersgi suspendtimer wfimasked tp2leak pstate unmapped
 A64_CPUS_smp := 4
 A64_CPUS_demo := 4
 A64_CPUS_timeshare := 2

@@ -43,6 +43,7 @@
 #define EC_SVE	     0x19
 #define EC_SME	     0x1d
 #define EC_IABT_LOW  0x20
+#define EC_IABT_CUR  0x21
 #define EC_DABT_LOW  0x24
 #define EC_DABT_CUR  0x25
 #define EC_MAX	     0x3f

@@ -736,6 +736,14 @@ static void inject_dabt(struct vcpu_arch *arch, uint64_t far, bool write)
 	inject_sync(arch, ec << 26 | ESR_IL | (write ? DABT_WNR : 0) | DFSC_SYNC_EXTERNAL, true, far);
 }
 
+/* The same on an instruction fetch (EC 0x20 / 0x21, IFSC 0x10; ARM ARM D13.2.37), FAR the fetch's address. */
+static void inject_iabt(struct vcpu_arch *arch, uint64_t far)
+{
+	uint64_t ec = from_el0(arch) ? EC_IABT_LOW : EC_IABT_CUR;
+
+	inject_sync(arch, ec << 26 | ESR_IL | DFSC_SYNC_EXTERNAL, true, far);
+}
+
 static enum trap_result handle_unknown(struct vcpu_arch *arch, const struct trap *t, struct vcpu_exit *exit)
 {
 	static _Atomic unsigned reports;
@@ -993,7 +1001,9 @@ static uint64_t fault_ipa(const struct trap *t)
 
 static enum trap_result handle_iabt(struct vcpu_arch *arch, const struct trap *t, struct vcpu_exit *exit)
 {
-	(void)arch;
+	/* A fetch from (or a stage-1 walk into) an IPA with nothing mapped: under the abort policy, a bus error. */
+	if (DFSC_TRANSLATION(DABT_DFSC((uint32_t)ESR_ISS(t->esr))))
+		arch->last_exit_abt = A64_ABT_FETCH;
 	exit->kind = VCPU_EXIT_NESTED_PAGE_FAULT;
 	exit->nested_page_fault.addr = gpa(fault_ipa(t));
 	exit->nested_page_fault.access_flags = CV_MAP_EXEC;
@@ -1009,7 +1019,13 @@ static enum trap_result handle_dabt(struct vcpu_arch *arch, const struct trap *t
 	unsigned srt;
 
 	if ((iss & DABT_S1PTW) || !DFSC_TRANSLATION(DABT_DFSC(iss))) {
-		/* A stage-1 walk into unmapped memory, or a permission / access-flag fault. */
+		/*
+		 * A stage-1 walk into unmapped memory (under the abort policy a bus error on
+		 * the walk), or a permission / access-flag fault (a stage-2 mapping cvisor
+		 * made: never injected, the VM stops).
+		 */
+		if ((iss & DABT_S1PTW) && DFSC_TRANSLATION(DABT_DFSC(iss)))
+			arch->last_exit_abt = A64_ABT_WALK;
 		exit->kind = VCPU_EXIT_NESTED_PAGE_FAULT;
 		exit->nested_page_fault.addr = gpa(ipa);
 		exit->nested_page_fault.access_flags = write ? CV_MAP_WRITE : CV_MAP_READ;
@@ -1124,6 +1140,23 @@ int a64_vcpu_inject_abort(struct vcpu_arch *arch)
 		arch->ctx.elr = arch->last_exit_pc;
 		inject_undef(arch);
 		break;
+	case VCPU_EXIT_NESTED_PAGE_FAULT:
+		/*
+		 * A fetch from an IPA with nothing mapped, or a stage-1 table walk into one: the
+		 * bus error real memory would give. The walk's abort is reported as a plain
+		 * external abort (FSC 0x10), not "on translation table walk, level n" (0x14 + n):
+		 * the stage-1 level is not known without walking the guest's tables, and
+		 * guests (Linux's do_sea) treat both alike. Its direction is not known
+		 * either: reported as a read. Permission faults are not injected.
+		 */
+		arch->ctx.elr = arch->last_exit_pc;
+		if (arch->last_exit_abt == A64_ABT_FETCH)
+			inject_iabt(arch, arch->last_exit_far);
+		else if (arch->last_exit_abt == A64_ABT_WALK)
+			inject_dabt(arch, arch->last_exit_far, false);
+		else
+			return -CV_EINVAL;
+		break;
 	default:
 		return -CV_EINVAL;
 	}
@@ -1162,6 +1195,7 @@ int arch_vcpu_run(struct vcpu_arch *arch, struct vcpu_exit *exit)
 
 		arch->last_exit_pc = arch->ctx.elr;
 		arch->last_exit_far = t.far;
+		arch->last_exit_abt = A64_ABT_NONE;
 		switch (kind) {
 		case A64_TRAP_SYNC:
 			r = ec_handlers[ESR_EC(t.esr)](arch, &t, exit);

@@ -156,6 +156,19 @@ static int exit_hook(void *ctx, struct vm *vm, uint32_t vcpu_id, struct vcpu_exi
 				vm_id(vm), vcpu_id,
 				e->kind == VCPU_EXIT_SYSREG_READ ? e->sysreg_read.addr : e->sysreg_write.addr);
 		return a64_vcpu_inject_abort(&v->arch);
+	case VCPU_EXIT_NESTED_PAGE_FAULT:
+		/*
+		 * A fetch from, or a stage-1 walk into, an IPA with no memory: under the abort
+		 * policy the guest gets the bus error (the backend says which faults qualify).
+		 */
+		v = vm_vcpu(vm, vcpu_id);
+		if (!v || vm_unmapped_policy(vm) != UNMAPPED_ABORT || a64_vcpu_inject_abort(&v->arch) < 0)
+			return -CV_ENOTSUP;
+		hal_log(HAL_LOG_WARN, "vm %u vcpu %u: %s at IPA %#lx: no memory there; external abort injected",
+			vm_id(vm), vcpu_id,
+			e->nested_page_fault.access_flags == CV_MAP_EXEC ? "instruction fetch" : "stage-1 table walk",
+			e->nested_page_fault.addr.v);
+		return 0;
 	default:
 		return -CV_ENOTSUP;
 	}

@@ -14,8 +14,8 @@ normalize() {
 }
 # name:QEMU CPUs:expected exit status; the expected console is expected/name-CPUs.out when
 # that exists (the same guest on another CPU count), else expected/name.out.
-cases="hello:1:0 hypercall:1:0 sysreg:1:0 noisv:1:0 irq:1:0 smp:4:0 smp:1:0 timeshare:1:0 nodev:1:1 reset:1:1
-	timersgi:2:0 suspendtimer:1:0 wfimasked:1:0 tp2leak:1:0 pstate:1:0"
+cases="hello:1:0 hypercall:1:0 sysreg:1:0 noisv:1:0 irq:1:0 smp:4:0 smp:1:0 timeshare:1:0 nodev:1:0 reset:1:1
+	timersgi:2:0 suspendtimer:1:0 wfimasked:1:0 tp2leak:1:0 pstate:1:0 unmapped:1:0"
 n=$(echo $cases | wc -w)
 echo "1..$n"
 if ! command -v qemu-system-aarch64 >/dev/null || ! command -v aarch64-linux-gnu-gcc >/dev/null; then

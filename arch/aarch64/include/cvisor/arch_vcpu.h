@@ -112,6 +112,8 @@ struct vcpu_arch {
 	uint64_t last_exit_pc;	       /* the trapping instruction's address */
 	uint64_t last_exit_far;	       /* FAR_EL2 (the access's virtual address) */
 	bool last_exit_write;
+	/* NESTED_PAGE_FAULT: what a64_vcpu_inject_abort may inject (A64_ABT_*). */
+	enum { A64_ABT_NONE, A64_ABT_FETCH, A64_ABT_WALK } last_exit_abt;
 };
 
 /*
@@ -119,8 +121,11 @@ struct vcpu_arch {
  * abort injection): makes the guest take the exception the hardware would give for the
  * access behind the last MMIO_READ / MMIO_WRITE exit (a synchronous external abort at
  * the access's address) or SYSREG_READ / SYSREG_WRITE exit (an undefined instruction),
- * returning to the trapping instruction. That is DESIGN.md's `abort` policy for an
- * access to no device. -CV_EINVAL after any other exit.
+ * returning to the trapping instruction, or NESTED_PAGE_FAULT exit for an instruction
+ * fetch from an IPA with nothing mapped (an instruction abort) or a stage-1 table walk
+ * into one (a data abort), both synchronous external aborts. That is DESIGN.md's `abort`
+ * policy for an access to no device. -CV_EINVAL after any other exit (or a stage-2
+ * permission fault).
  */
 int a64_vcpu_inject_abort(struct vcpu_arch *arch);
 
