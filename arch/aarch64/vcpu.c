@@ -1222,10 +1222,34 @@ int arch_vcpu_run(struct vcpu_arch *arch, struct vcpu_exit *exit)
 	}
 }
 
+/* Appends " name 0x<hex>" to the message at *p (bounded by end). */
+static char *put_hex(char *p, char *end, const char *name, uint64_t v)
+{
+	int shift = 60;
+
+	for (const char *s = name; *s && p < end; s++)
+		*p++ = *s;
+	while (shift > 0 && !((v >> shift) & 0xf))
+		shift -= 4;
+	for (; shift >= 0 && p < end; shift -= 4)
+		*p++ = "0123456789abcdef"[(v >> shift) & 0xf];
+	return p;
+}
+
+/*
+ * An exception at EL2 is a hypervisor bug. The one message goes through hal_fatal alone:
+ * hal_log takes the console lock without a time limit, and this CPU may have faulted
+ * holding it (hal_fatal only tries it for a while), so the report is formatted here.
+ */
 void a64_hyp_trap(uint64_t vec, uint64_t esr, uint64_t elr, uint64_t far);
 void a64_hyp_trap(uint64_t vec, uint64_t esr, uint64_t elr, uint64_t far)
 {
-	hal_log(HAL_LOG_ERROR, "exception at EL2: vector %u, ESR %#lx, ELR %#lx, FAR %#lx", (unsigned)vec, esr, elr,
-		far);
-	hal_fatal("hypervisor exception");
+	char msg[128], *p = msg, *end = msg + sizeof(msg) - 1;
+
+	p = put_hex(p, end, "exception at EL2: vector 0x", vec);
+	p = put_hex(p, end, ", ESR 0x", esr);
+	p = put_hex(p, end, ", ELR 0x", elr);
+	p = put_hex(p, end, ", FAR 0x", far);
+	*p = 0;
+	hal_fatal(msg);
 }
