@@ -53,3 +53,41 @@ wait_for() {
 line_of() { sed -n "s/^[0-9.]* $2//p" "$1" | head -n 1; }
 # The host timestamp of the first line of LOG that starts with PREFIX.
 time_of() { grep -m 1 "^[0-9.]* $2" "$1" | cut -d ' ' -f 1; }
+
+# The assertions on a cvisor.test=smp run (guests/linux/rootfs/lib/cvisor/test-smp.sh),
+# shared by the direct boot and the boot under cvisor: check_smp_log LOG CPUS, on a log
+# whose lines timestamp_lines stamped and whose CRs are gone.
+check_smp_log() {
+	# t0 (the sleep-start time) stays visible to the caller, which reports with it.
+	local log=$1 smp=$2 got t1 u0 u1 host guest want bad i
+	check "smp: /init ran" grep -q "cvisor-init: start" "$log"
+	got=$(line_of "$log" "cvisor-test: model ")
+	[ "$got" = "cvisor guest" ] && ok "smp: the kernel got cvisor's device tree" ||
+		not_ok "smp: the kernel got cvisor's device tree" "model '$got'"
+	got=$(line_of "$log" "cvisor-test: cpus ")
+	[ "$got" = "$smp" ] && ok "smp: guest sees $smp CPUs" || not_ok "smp: guest sees $smp CPUs" "got '$got'"
+	got=$(line_of "$log" "cvisor-test: online ")
+	[ "$got" = "0-$((smp - 1))" ] && ok "smp: online 0-$((smp - 1))" || not_ok "smp: online 0-$((smp - 1))" "got '$got'"
+	# sleep 2: 1.8-4 s apart on the host clock; the guest's uptime agrees within 0.5 s.
+	t0=$(time_of "$log" "cvisor-test: sleep-start") t1=$(time_of "$log" "cvisor-test: sleep-end")
+	u0=$(line_of "$log" "cvisor-test: sleep-start uptime=") u1=$(line_of "$log" "cvisor-test: sleep-end uptime=")
+	if [ -n "$t0" ] && [ -n "$t1" ] && [ -n "$u0" ] && [ -n "$u1" ]; then
+		host=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+		guest=$(awk -v a="$u0" -v b="$u1" 'BEGIN { printf "%.2f", b - a }')
+		awk -v h="$host" 'BEGIN { exit !(h >= 1.8 && h <= 4) }' && ok "smp: sleep 2 took $host s on the host" ||
+			not_ok "smp: sleep 2 took $host s on the host (want 1.8-4)"
+		awk -v h="$host" -v g="$guest" 'BEGIN { d = h - g; if (d < 0) d = -d; exit !(d <= 0.5) }' &&
+			ok "smp: guest uptime agrees ($guest s)" || not_ok "smp: guest uptime agrees" "host $host s, guest $guest s"
+	else
+		not_ok "smp: sleep 2 timed" "markers missing"
+		not_ok "smp: guest uptime agrees" "markers missing"
+	fi
+	want=$(seq 1 50000 | md5sum | cut -d ' ' -f 1)
+	bad=
+	for ((i = 0; i < smp; i++)); do
+		got=$(line_of "$log" "cvisor-test: work cpu=$i ")
+		[ "$got" = "sum=$want ran-on=$i" ] || bad="$bad cpu$i:'$got'"
+	done
+	[ -z "$bad" ] && ok "smp: pinned work on each CPU, checksums right" || not_ok "smp: pinned work" "$bad"
+	check "smp: test finished" grep -q "cvisor-test: done" "$log"
+}
