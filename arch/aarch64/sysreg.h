@@ -5,19 +5,8 @@
 
 #include <stdint.h>
 
-#define read_sysreg(r)                                                                                                 \
-	({                                                                                                             \
-		uint64_t __v;                                                                                          \
-		__asm__ volatile("mrs %0, " #r : "=r"(__v));                                                           \
-		__v;                                                                                                   \
-	})
-#define write_sysreg(v, r)                                                                                             \
-	do {                                                                                                           \
-		uint64_t __v = (uint64_t)(v);                                                                          \
-		__asm__ volatile("msr " #r ", %0" : : "r"(__v));                                                       \
-	} while (0)
-#define isb()	 __asm__ volatile("isb" ::: "memory")
-#define dsb(opt) __asm__ volatile("dsb " #opt ::: "memory")
+#include <cvisor/a64_sysreg.h>
+
 
 /* GICv3 registers by encoding (IHI 0069 12.4/12.5), so no -march extension is needed. */
 #define ICC_IAR1_EL1  S3_0_C12_C12_0

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 
+#include <cvisor/a64_sysreg.h>
 #include <cvisor/hal.h>
 #include <cvisor/types.h>
 
@@ -28,19 +29,6 @@
 #define PLAT_PPI_HYP_TIMER 26u
 #define PLAT_SLICE_NS	   10000000ull /* 10 ms */
 
-#define read_sysreg(r)                                                                                                 \
-	({                                                                                                             \
-		uint64_t __v;                                                                                          \
-		__asm__ volatile("mrs %0, " #r : "=r"(__v));                                                           \
-		__v;                                                                                                   \
-	})
-#define write_sysreg(v, r)                                                                                             \
-	do {                                                                                                           \
-		uint64_t __v = (uint64_t)(v);                                                                          \
-		__asm__ volatile("msr " #r ", %0" : : "r"(__v));                                                       \
-	} while (0)
-#define isb()	 __asm__ volatile("isb" ::: "memory")
-#define dsb(opt) __asm__ volatile("dsb " #opt ::: "memory")
 
 /* ---- spinlocks (IRQs are always masked at EL2, so no IRQ-safe variant is needed) ---- */
 typedef struct {
